@@ -1,0 +1,1 @@
+"""OpenTelemetry instrumentation for OpenStack services (see instrumentation/README.md)."""

@@ -1,0 +1,1 @@
+"""The `cobalt-trace` command line."""

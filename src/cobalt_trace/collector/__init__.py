@@ -1,0 +1,1 @@
+"""The collector application: runs pipelines from config, serves self-telemetry, handles signals."""

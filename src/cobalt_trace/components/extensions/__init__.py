@@ -1,0 +1,1 @@
+"""Built-in extensions, one folder per type name."""
