@@ -1,0 +1,1 @@
+"""OTLP load generation with realistic OpenStack traces (`cobalt-trace loadgen`, benchmarks)."""
