@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from .....pipeline.configtls import ServerTLS
+from ....pipeline.configtls import ServerTLS
 
 __all__ = ["CheckCollectorPipeline", "HealthCheckConfig"]
 

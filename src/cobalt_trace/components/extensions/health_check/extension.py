@@ -6,9 +6,9 @@ import json
 import time
 from datetime import UTC, datetime
 
-from .....pipeline.component import Component
-from .....pipeline.configtls import server_ssl_context
-from .....pipeline.simplehttp import split_endpoint, start_http
+from ....pipeline.component import Component
+from ....pipeline.configtls import server_ssl_context
+from ....pipeline.simplehttp import split_endpoint, start_http
 
 __all__ = ["HealthCheck"]
 
