@@ -1,0 +1,1 @@
+"""The `otlp_grpc` exporter (alias `otlp`): OTLP over gRPC, request bytes forwarded unparsed."""
