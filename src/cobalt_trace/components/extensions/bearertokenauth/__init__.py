@@ -1,0 +1,1 @@
+"""The `bearertokenauth` extension: `Authorization: Bearer <token>` checked on receivers, added by exporters."""

@@ -1,0 +1,34 @@
+"""The two sides of authentication extensions, as the collector's `extension/auth` defines them.
+
+A receiver setting `auth: {authenticator: <id>}` calls `authenticate(headers)` on that extension
+for every request; an exporter with `auth` adds `request_headers()` to every request it sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+__all__ = ["AuthenticationError", "ServerAuthenticator", "ClientAuthenticator", "header_value"]
+
+
+class AuthenticationError(Exception):
+    """The request carries no valid credentials (401 / UNAUTHENTICATED)."""
+
+
+@runtime_checkable
+class ServerAuthenticator(Protocol):
+    def authenticate(self, headers: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+        """Return attributes of the authenticated client (for `from_context: auth.<attr>`)."""
+        ...
+
+
+@runtime_checkable
+class ClientAuthenticator(Protocol):
+    def request_headers(self) -> dict[str, str]: ...
+
+
+def header_value(headers: Mapping[str, tuple[str, ...]], name: str) -> str | None:
+    """First value of a header/metadata key (keys are lower-case), or None."""
+    values = headers.get(name.lower())
+    return values[0] if values else None
