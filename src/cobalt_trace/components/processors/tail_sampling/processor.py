@@ -1,0 +1,665 @@
+"""The `tail_sampling` processor: buffer spans per trace, decide once per trace, release whole traces.
+
+Behaviour follows contrib `processor/tailsamplingprocessor/processor.go`:
+
+- A trace's decision is due `decision_wait` after its first span arrived (upstream ticks every
+  second; we tick more often but never decide before the deadline).  A root span can bring the
+  deadline forward to `decision_wait_after_root_received`.
+- At most `num_traces` traces are held; a new trace evicts the oldest one.  An evicted trace that
+  was still undecided is counted in `sampling_trace_dropped_too_early` when its decision falls due.
+- Policies: drop policies first, a Dropped result stops evaluation; then InvertNotSampled >
+  Sampled > InvertSampled (only if no policy said NotSampled) > NotSampled (`combine`).
+- Late spans follow the stored decision while the trace is still held; with a decision cache a
+  decided id is forwarded or dropped at once and its state freed right after the decision.
+- `consume` never raises or waits: memory is bounded by `num_traces` and `maximum_trace_size_bytes`.
+
+Buffered spans stay serialized bytes, grouped per trace as a flat list in arrival order where
+group keys (resource, scope, schema urls) mark where the group changes.  Only trace id, times,
+status and flags are read per span; attributes are decoded only for traces a policy needs them
+from, at decision time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from ....pipeline.component import Component
+from ....wire.batch import SpanBatch
+from .policies import Decision, Needs, build_policy, needs_of
+from .spanfields import lite_spans, scan
+from .wire import GroupKey, assemble, field_size, span_field_size, traces_size, upsert_scope_attribute
+
+__all__ = ["TailSamplingProcessor", "METRIC_PREFIX", "combine"]
+
+METRIC_PREFIX = "otelcol_processor_tail_sampling_"
+POLICY_ATTRIBUTE = "tailsampling.policy"
+COMPOSITE_ATTRIBUTE = "tailsampling.composite_policy"
+CACHED_ATTRIBUTE = "tailsampling.cached_decision"
+
+_UNSPECIFIED = Decision.UNSPECIFIED
+_SAMPLED = Decision.SAMPLED
+_NOT_SAMPLED = Decision.NOT_SAMPLED
+_DROPPED = Decision.DROPPED
+_INV_SAMPLED = Decision.INVERT_SAMPLED
+_INV_NOT = Decision.INVERT_NOT_SAMPLED
+_EVICTED = -1  # evicted before its decision; counted as dropped too early when due
+_EVICTED_COUNTED = -2
+_ZERO_SPAN_ID = bytes(8)
+_DECISION_LABELS = {
+    _SAMPLED: {"sampled": "true", "decision": "sampled"},
+    _INV_SAMPLED: {"sampled": "true", "decision": "sampled"},
+    _NOT_SAMPLED: {"sampled": "false", "decision": "not_sampled"},
+    _INV_NOT: {"sampled": "false", "decision": "not_sampled"},
+    _DROPPED: {"sampled": "false", "decision": "dropped"},
+}
+_MAX_INTERNED_KEYS = 10_000
+_MAX_DECODED_RESOURCES = 1_000
+
+
+class _Trace:
+    __slots__ = (
+        "trace_id",
+        "items",
+        "span_count",
+        "arrival",
+        "decision",
+        "decided_at",
+        "policy",
+        "min_start",
+        "max_end",
+        "status_mask",
+        "sampled_flag",
+        "size",
+    )
+
+    def __init__(self, trace_id: bytes, arrival: float):
+        self.trace_id = trace_id
+        self.items: list | None = []  # [group key, span bytes, ..., group key, span bytes, ...]
+        self.span_count = 0
+        self.arrival = arrival
+        self.decision = _UNSPECIFIED
+        self.decided_at = 0.0
+        self.policy = ""
+        self.min_start = 0
+        self.max_end = 0
+        self.status_mask = 0
+        self.sampled_flag = 0
+        self.size = 0
+
+
+class _Policy:
+    __slots__ = ("name", "label", "evaluator", "is_drop", "counters", "span_counters")
+
+    def __init__(self, name: str, label: str, evaluator, is_drop: bool):
+        self.name = name
+        self.label = label
+        self.evaluator = evaluator
+        self.is_drop = is_drop
+        self.counters: dict = {}
+        self.span_counters: dict = {}
+
+
+class _LRU:
+    """Trace id -> policy name of the decision, least recently used evicted first."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._d: OrderedDict[bytes, str] = OrderedDict()
+
+    def get(self, key: bytes) -> str | None:
+        value = self._d.get(key)
+        if value is not None:
+            self._d.move_to_end(key)
+        return value
+
+    def put(self, key: bytes, value: str) -> None:
+        self._d[key] = value
+        self._d.move_to_end(key)
+        if len(self._d) > self.size:
+            self._d.popitem(last=False)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._d
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+
+def _group_items(items: list, groups: dict | None = None) -> dict[GroupKey, list[bytes]]:
+    """Flat `items` list → {group key: spans} in first-seen order."""
+    groups = {} if groups is None else groups
+    spans = None
+    for item in items:
+        if type(item) is tuple:
+            spans = groups.get(item)
+            if spans is None:
+                spans = groups[item] = []
+        else:
+            spans.append(item)
+    return groups
+
+
+class _View:
+    """What policies see of one trace; decodes lazily and at most once per decision."""
+
+    __slots__ = ("_t", "_resources", "_lite", "_attrs", "_size")
+
+    def __init__(self, trace: _Trace, resources: dict):
+        self._t = trace
+        self._resources = resources
+        self._lite = None
+        self._attrs = None
+        self._size = None
+
+    @property
+    def trace_id(self) -> bytes:
+        return self._t.trace_id
+
+    @property
+    def span_count(self) -> int:
+        return self._t.span_count
+
+    @property
+    def min_start(self) -> int:
+        return self._t.min_start
+
+    @property
+    def max_end(self) -> int:
+        return self._t.max_end
+
+    @property
+    def status_mask(self) -> int:
+        return self._t.status_mask
+
+    @property
+    def any_sampled_flag(self) -> bool:
+        return bool(self._t.sampled_flag)
+
+    def lite_spans(self) -> list:
+        if self._lite is None:
+            self._lite = lite_spans([s for s in self._t.items if type(s) is not tuple])
+        return self._lite
+
+    def attribute_groups(self) -> list[tuple[dict, list[dict]]]:
+        if self._attrs is None:
+            out: list[tuple[dict, list[dict]]] = []
+            span_attrs: list[dict] = []
+            for item in self._t.items:
+                if type(item) is tuple:
+                    span_attrs = []
+                    out.append((self._resource_attrs(item[0]), span_attrs))
+                else:
+                    span_attrs.append(_first_values(trace_pb2.Span.FromString(item).attributes))
+            self._attrs = out
+        return self._attrs
+
+    def _resource_attrs(self, resource: bytes) -> dict:
+        attrs = self._resources.get(resource)
+        if attrs is None:
+            if len(self._resources) >= _MAX_DECODED_RESOURCES:
+                self._resources.clear()
+            attrs = self._resources[resource] = _first_values(
+                resource_pb2.Resource.FromString(resource).attributes
+            )
+        return attrs
+
+    def size_bytes(self) -> int:
+        if self._size is None:
+            self._size = traces_size(_group_items(self._t.items))
+        return self._size
+
+
+def _first_values(kvs) -> dict:
+    """Attribute key -> AnyValue; the first of duplicate keys wins, as pdata's Map.Get."""
+    out: dict = {}
+    for kv in kvs:
+        if kv.key not in out:
+            out[kv.key] = kv.value
+    return out
+
+
+def combine(decisions: dict[int, object]) -> tuple[int, object]:
+    """Upstream's precedence over {decision: first policy that returned it}:
+    Dropped > InvertNotSampled (as NotSampled) > Sampled > InvertSampled (as Sampled, only when no
+    policy said NotSampled) > NotSampled.  Returns (final decision, policy that kept the trace)."""
+    if _DROPPED in decisions:
+        return _DROPPED, decisions[_DROPPED]
+    if _INV_NOT in decisions:
+        return _NOT_SAMPLED, None
+    if _SAMPLED in decisions:
+        return _SAMPLED, decisions[_SAMPLED]
+    if _INV_SAMPLED in decisions and _NOT_SAMPLED not in decisions:
+        return _SAMPLED, decisions[_INV_SAMPLED]
+    return _NOT_SAMPLED, None
+
+
+class TailSamplingProcessor(Component):
+    mutates_data = False
+
+    def __init__(
+        self,
+        settings,
+        config,
+        next_consumer,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        unix_time: Callable[[], float] = time.time,
+        tick_interval: float | None = None,
+        chunk_size: int = 2000,
+    ):
+        super().__init__(settings, config)
+        self._next = next_consumer
+        self._clock = clock
+        self._log = settings.telemetry.child_logger(f"processor.{settings.id}")
+        self._wait = float(config.decision_wait)
+        self._after_root = float(config.decision_wait_after_root_received)
+        self._num_traces = config.num_traces
+        self._max_size = config.maximum_trace_size_bytes
+        self._first_match = config.sample_on_first_match
+        self._record = config.record_policy
+        # upstream ticks once a second; finer ticks only make decisions closer to their deadline
+        self._tick = tick_interval if tick_interval is not None else min(1.0, max(0.01, self._wait / 10))
+        self._chunk = max(1, chunk_size)
+
+        component_name = settings.id.name
+        drops, others = [], []
+        needs = Needs()
+        for p in config.policies:
+            label = f"{component_name}.{p.name}" if component_name else p.name
+            evaluator = build_policy(p, clock=clock, unix_time=unix_time)
+            (drops if p.type == "drop" else others).append(
+                _Policy(p.name, label, evaluator, p.type == "drop")
+            )
+            needs_of(p, needs)
+        self._policies: list[_Policy] = drops + others
+        self._needs = needs
+        self._track_size = self._max_size > 0
+
+        cache = config.decision_cache
+        self._sampled_cache = _LRU(cache.sampled_cache_size) if cache.sampled_cache_size > 0 else None
+        self._not_sampled_cache = (
+            _LRU(cache.non_sampled_cache_size) if cache.non_sampled_cache_size > 0 else None
+        )
+
+        self._traces: OrderedDict[bytes, _Trace] = OrderedDict()  # arrival order = eviction order
+        self._due: deque[_Trace] = deque()  # undecided traces by first arrival = by deadline
+        self._due_root: deque[tuple[float, _Trace]] = deque()  # deadlines brought forward by a root span
+        self._keys: dict[GroupKey, GroupKey] = {}
+        self._resources: dict[bytes, dict] = {}
+        self._scopes: dict[tuple, bytes] = {}
+        self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+        self._stopped = False
+        self._init_metrics(settings.telemetry.metrics)
+
+    # -- metrics -----------------------------------------------------------------------------------
+    def _init_metrics(self, registry) -> None:
+        p = METRIC_PREFIX
+        traces_sampled = registry.counter(
+            p + "count_traces_sampled", "Count of traces that were sampled or not per sampling policy"
+        )
+        spans_sampled = registry.counter(
+            p + "count_spans_sampled", "Count of spans that were sampled or not per sampling policy"
+        )
+        for pol in self._policies:
+            for d, labels in _DECISION_LABELS.items():
+                pol.counters[d] = traces_sampled.labels(policy=pol.label, **labels)
+                pol.span_counters[d] = spans_sampled.labels(policy=pol.label, **labels)
+        global_count = registry.counter(
+            p + "global_count_traces_sampled",
+            "Global count of traces that were sampled or not by at least one policy",
+        )
+        self._m_global = {d: global_count.labels(**labels) for d, labels in _DECISION_LABELS.items()}
+        early = registry.counter(
+            p + "early_releases_from_cache_decision",
+            "Number of spans that were able to be immediately released due to a decision cache hit.",
+        )
+        self._m_early_true = early.labels(sampled="true")
+        self._m_early_false = early.labels(sampled="false")
+        self._m_new = registry.counter(
+            p + "new_trace_id_received", "Counts the arrival of new traces"
+        ).labels()
+        self._m_eval_error = registry.counter(
+            p + "sampling_policy_evaluation_error", "Count of sampling policy evaluation errors"
+        ).labels()
+        self._m_too_early = registry.counter(
+            p + "sampling_trace_dropped_too_early",
+            "Count of traces that needed to be dropped before the configured wait time",
+        ).labels()
+        self._m_too_large = registry.counter(
+            p + "traces_dropped_too_large", "Count of traces that were dropped because they were too large"
+        ).labels()
+        self._m_decision_latency = registry.histogram(
+            p + "sampling_decision_latency", "Latency (in microseconds) of a given sampling policy"
+        ).labels()
+        self._m_timer_latency = registry.histogram(
+            p + "sampling_decision_timer_latency",
+            "Latency (in milliseconds) of each run of the sampling decision timer",
+        ).labels()
+        self._m_late_age = registry.histogram(
+            p + "sampling_late_span_age",
+            "Time (in seconds) from the sampling decision was taken and the arrival of a late span",
+        ).labels()
+        self._m_removal_age = registry.histogram(
+            p + "sampling_trace_removal_age",
+            "Time (in seconds) from arrival of a new trace until its removal from memory",
+        ).labels()
+        registry.gauge(
+            p + "sampling_traces_on_memory", "Tracks the number of traces current on memory"
+        ).set_function(lambda: len(self._traces))
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(self, host) -> None:
+        self._stop.clear()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self.id}-decisions")
+
+    async def shutdown(self) -> None:
+        """Stop ticking; then decide every pending trace now and flush it, or drop them all when
+        `drop_pending_traces_on_shutdown` is set."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.config.drop_pending_traces_on_shutdown:
+            self._traces.clear()
+            self._due.clear()
+            self._due_root.clear()
+            return
+        await self.decide_due(everything=True)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._tick)
+            if self._stop.is_set():
+                return
+            try:
+                await self.decide_due()
+            except Exception:  # the decision loop must survive anything one trace can do
+                self._log.exception("tail sampling decision tick failed")
+
+    @property
+    def traces_in_memory(self) -> int:
+        return len(self._traces)
+
+    # -- ingest --------------------------------------------------------------------------------------
+    async def consume(self, batch: SpanBatch) -> None:
+        """Buffer `batch`'s spans per trace; spans of already-decided traces are forwarded or
+        dropped right away.  Never raises: like upstream, tail sampling never pushes back."""
+        try:
+            forward = self._ingest(batch)
+        except Exception:
+            self._log.exception("tail sampling could not read a batch; its spans are dropped")
+            return
+        if forward:
+            await self._emit(forward)
+
+    def _ingest(self, batch: SpanBatch) -> dict | None:
+        now = self._clock()
+        pieces: dict[bytes, list] = {}  # trace id -> [items, fields]
+        keys = self._keys
+        for rs in batch.peek().resource_spans:
+            resource = rs.resource
+            rs_schema = rs.schema_url
+            for ss in rs.scope_spans:
+                spans = list(ss.spans)
+                if not spans:
+                    continue
+                key = (resource, rs_schema, ss.scope, ss.schema_url)
+                interned = keys.get(key)
+                if interned is None:
+                    if len(keys) >= _MAX_INTERNED_KEYS:
+                        keys.clear()
+                    interned = keys[key] = key
+                key = interned
+                for span, f in zip(spans, scan(spans), strict=True):
+                    piece = pieces.get(f[0])
+                    if piece is None:
+                        pieces[f[0]] = [[key, span], [f], key]
+                    else:
+                        if piece[2] is not key:
+                            piece[0].append(key)
+                            piece[2] = key
+                        piece[0].append(span)
+                        piece[1].append(f)
+        forward: dict | None = None
+        for tid, (items, fields, _) in pieces.items():
+            route = self._route(tid, items, fields, now)
+            if route is not None:
+                if forward is None:
+                    forward = {}
+                _group_items(route, forward)
+        return forward
+
+    def _route(self, tid: bytes, items: list, fields: list, now: float) -> list | None:
+        """Buffer one trace's share of a batch; returns items to forward at once, if any."""
+        n = len(fields)
+        if self._sampled_cache is not None:
+            policy = self._sampled_cache.get(tid)
+            if policy is not None:
+                self._m_early_true.add(n)
+                if self._record:
+                    return self._relabel(items, policy, cached=True)
+                return items
+        if self._not_sampled_cache is not None and self._not_sampled_cache.get(tid) is not None:
+            self._m_early_false.add(n)
+            return None
+        traces = self._traces
+        t = traces.get(tid)
+        if t is None:
+            if len(traces) >= self._num_traces:
+                self._evict_oldest(now)
+            t = traces[tid] = _Trace(tid, now)
+            self._due.append(t)
+            self._m_new.add(1)
+        t.span_count += n
+        decision = t.decision
+        if self._after_root and decision == _UNSPECIFIED:
+            for f in fields:
+                parent = f[2]
+                if not parent or parent == _ZERO_SPAN_ID:
+                    deadline = now + self._after_root
+                    if deadline < t.arrival + self._wait and (
+                        not self._due_root or self._due_root[-1][1] is not t
+                    ):
+                        self._due_root.append((deadline, t))
+                    break
+        if decision == _UNSPECIFIED:
+            needs = self._needs
+            if needs.times or needs.status or needs.flags:
+                self._summarize(t, fields)
+            if self._track_size:
+                t.size += self._piece_size(items)
+                if t.size > self._max_size:
+                    self._m_too_large.add(1)
+                    t.decision = _NOT_SAMPLED  # decided outside the decision loop: no decision time
+                    t.items = None
+                    self._release_not_sampled(t, now)
+                    return None
+            if t.items:
+                t.items.extend(items)
+            else:
+                t.items = items
+            return None
+        # a late span: the decision was already made while the trace is still held
+        if t.decided_at:
+            self._m_late_age.observe(int(now - t.decided_at))
+        if decision == _SAMPLED:
+            return items
+        if decision == _NOT_SAMPLED:
+            self._release_not_sampled(t, now)
+        return None
+
+    @staticmethod
+    def _summarize(t: _Trace, fields: list) -> None:
+        mn, mx, mask, flag = t.min_start, t.max_end, t.status_mask, t.sampled_flag
+        for f in fields:
+            start = f[3]
+            end = f[4]
+            if mn == 0 or start < mn:
+                mn = start
+            if mx == 0 or end > mx:
+                mx = end
+            mask |= 1 << (f[5] & 31)
+            flag |= f[6] & 1
+        t.min_start, t.max_end, t.status_mask, t.sampled_flag = mn, mx, mask, flag
+
+    @staticmethod
+    def _piece_size(items: list) -> int:
+        """Upstream's ResourceSpansSize of the trace's share of a batch (close to exact: one
+        ResourceSpans per resource, one ScopeSpans per scope)."""
+        size = 0
+        for item in items:
+            if type(item) is tuple:
+                resource, rs_schema, scope, ss_schema = item
+                size += field_size(len(resource)) + field_size(len(scope)) + 2
+                size += len(rs_schema) + len(ss_schema)
+            else:
+                size += span_field_size(item)
+        return size
+
+    def _evict_oldest(self, now: float) -> None:
+        _, oldest = self._traces.popitem(last=False)
+        oldest.items = None
+        if oldest.decision == _UNSPECIFIED:
+            oldest.decision = _EVICTED
+        self._m_removal_age.observe(int(now - oldest.arrival))
+
+    def _forget(self, t: _Trace, now: float) -> None:
+        if self._traces.get(t.trace_id) is t:
+            del self._traces[t.trace_id]
+            self._m_removal_age.observe(int(now - t.arrival))
+
+    def _release_not_sampled(self, t: _Trace, now: float) -> None:
+        if self._not_sampled_cache is not None:
+            self._not_sampled_cache.put(t.trace_id, t.policy)
+            self._forget(t, now)
+
+    # -- decisions ------------------------------------------------------------------------------------
+    async def decide_due(self, *, everything: bool = False) -> int:
+        """Decide every trace whose decision is due (all pending traces with `everything`), in
+        chunks so ingest keeps running between them.  Returns the number of traces decided."""
+        started = time.perf_counter()
+        decided = 0
+        while True:
+            now = self._clock()
+            sampled: dict[GroupKey, list[bytes]] = {}
+            n = self._decide_chunk(now, everything, sampled)
+            decided += n
+            if sampled:
+                await self._emit(sampled)
+            if n < self._chunk:
+                break
+            await asyncio.sleep(0)
+        self._m_timer_latency.observe(int((time.perf_counter() - started) * 1000))
+        return decided
+
+    def _decide_chunk(self, now: float, everything: bool, sampled: dict) -> int:
+        done = 0
+        due, due_root = self._due, self._due_root
+        limit = now - self._wait
+        while done < self._chunk:
+            if due_root and (everything or due_root[0][0] <= now):
+                t = due_root.popleft()[1]
+            elif due and (everything or due[0].arrival <= limit):
+                t = due.popleft()
+            else:
+                break
+            decision = t.decision
+            if decision == _UNSPECIFIED:
+                self._decide(t, now, sampled)
+                done += 1
+            elif decision == _EVICTED:
+                t.decision = _EVICTED_COUNTED
+                self._m_too_early.add(1)
+        return done
+
+    def _decide(self, t: _Trace, now: float, sampled: dict) -> None:
+        started = time.perf_counter()
+        view = _View(t, self._resources)
+        first: dict[int, _Policy] = {}
+        spans = t.span_count
+        composite_name = ""
+        for pol in self._policies:
+            try:
+                d = pol.evaluator.evaluate(view)
+            except Exception as exc:
+                self._m_eval_error.add(1)
+                self._log.debug("sampling policy %s failed: %s", pol.name, exc)
+                continue
+            counter = pol.counters.get(d)
+            if counter is not None:
+                counter.add(1)
+                pol.span_counters[d].add(spans)
+            if d not in first:
+                first[d] = pol
+            if d == _SAMPLED and self._record and not composite_name:
+                # a composite marks the traces it samples, whoever keeps them in the end
+                composite_name = getattr(pol.evaluator, "last_sampled_by", "")
+            if d == _DROPPED or (d == _SAMPLED and self._first_match):
+                break
+        final, keeper = combine(first)
+        self._m_decision_latency.observe(int((time.perf_counter() - started) * 1e6))
+        self._m_global[final].add(1)
+        t.decision = final
+        t.decided_at = now
+        items, t.items = t.items, None
+        if final == _SAMPLED:
+            t.policy = keeper.name if keeper is not None else ""
+            if self._record and items:
+                items = self._relabel(items, t.policy, composite=composite_name)
+            if items:
+                _group_items(items, sampled)
+            if self._sampled_cache is not None:
+                self._sampled_cache.put(t.trace_id, t.policy)
+                self._forget(t, now)
+        else:
+            if final == _DROPPED and keeper is not None:
+                t.policy = keeper.name
+            self._release_not_sampled(t, now)
+
+    # -- release --------------------------------------------------------------------------------------
+    def _relabel(self, items: list, policy: str, *, composite: str = "", cached: bool = False) -> list:
+        """`items` with the `tailsampling.*` scope attributes set (upstream puts them on the
+        instrumentation scope of every kept span)."""
+        out = []
+        for item in items:
+            if type(item) is tuple:
+                resource, rs_schema, scope, ss_schema = item
+                cache_key = (scope, policy, composite, cached)
+                new_scope = self._scopes.get(cache_key)
+                if new_scope is None:
+                    new_scope = scope
+                    if policy:
+                        new_scope = upsert_scope_attribute(new_scope, POLICY_ATTRIBUTE, policy)
+                    if composite:
+                        new_scope = upsert_scope_attribute(new_scope, COMPOSITE_ATTRIBUTE, composite)
+                    if cached:
+                        new_scope = upsert_scope_attribute(new_scope, CACHED_ATTRIBUTE, True)
+                    if len(self._scopes) >= _MAX_INTERNED_KEYS:
+                        self._scopes.clear()
+                    self._scopes[cache_key] = new_scope
+                item = (resource, rs_schema, new_scope, ss_schema)
+            out.append(item)
+        return out
+
+    async def _emit(self, groups: dict[GroupKey, list[bytes]]) -> None:
+        data, count = assemble(groups)
+        if not count:
+            return
+        try:
+            await self._next.consume(SpanBatch(data=data, span_count=count))
+        except Exception as exc:  # upstream logs and goes on; the exporter counts its own failures
+            self._log.log(logging.WARNING, "error sending sampled spans to the next consumer: %s", exc)
