@@ -58,7 +58,9 @@ def setup(
             provider, processor = build_provider(settings, exporter)
             _otel_trace.set_tracer_provider(provider)
             if _otel_trace.get_tracer_provider() is not provider:
-                LOG.warning("cobalt-trace: another TracerProvider was already installed; ours is used by our hooks")
+                LOG.warning(
+                    "cobalt-trace: another TracerProvider was already installed; ours is used by our hooks"
+                )
             _state.provider, _state.processor = provider, processor
         except Exception:
             LOG.exception("cobalt-trace: cannot set up tracing; the service runs untraced")

@@ -6,7 +6,8 @@ import functools
 import inspect
 import logging
 
-from opentelemetry import context, trace as otel_trace
+from opentelemetry import context
+from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 

@@ -270,7 +270,9 @@ def _start_consumer(incoming, system, topic, notification):
         attributes["openstack.request_id"] = ids.request_id
     if ids.global_id:
         attributes["openstack.global_request_id"] = ids.global_id
-    span = _tracer.start_span(f"process {topic}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes)
+    span = _tracer.start_span(
+        f"process {topic}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
+    )
     token = context.attach(with_ids(ids, trace.set_span_in_context(span, parent)))
     return span, token, ctxt
 

@@ -40,7 +40,9 @@ OPTS = [
     cfg.BoolOpt("instrument_requests", default=True, help="Trace outgoing HTTP (requests, keystoneauth)."),
     cfg.BoolOpt("instrument_messaging", default=True, help="Trace oslo.messaging RPC and notifications."),
     cfg.BoolOpt(
-        "instrument_periodic_tasks", default=True, help="Start a root span for each oslo.service periodic task."
+        "instrument_periodic_tasks",
+        default=True,
+        help="Start a root span for each oslo.service periodic task.",
     ),
     cfg.ListOpt(
         "capture_headers",

@@ -52,7 +52,8 @@ def build_provider(
         sampler = ParentBased(TraceIdRatioBased(settings.sample_ratio))
     provider = TracerProvider(resource=build_resource(settings), sampler=sampler)
     processor = BoundedBatchSpanProcessor(
-        ScrubbingSpanExporter(exporter or make_otlp_exporter(settings)), max_queue_size=settings.max_queue_size
+        ScrubbingSpanExporter(exporter or make_otlp_exporter(settings)),
+        max_queue_size=settings.max_queue_size,
     )
     provider.add_span_processor(processor)
     return provider, processor

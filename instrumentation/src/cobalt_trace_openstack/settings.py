@@ -48,7 +48,9 @@ def resolve(
     env: dict | None = None,
 ) -> Settings:
     if not service_name or not isinstance(service_name, str):
-        raise ValueError(f"cobalt_trace_openstack.setup: service_name must be a non-empty string, got {service_name!r}")
+        raise ValueError(
+            f"cobalt_trace_openstack.setup: service_name must be a non-empty string, got {service_name!r}"
+        )
     env = os.environ if env is None else env
     group = _conf_group(conf)
 
@@ -61,7 +63,9 @@ def resolve(
         env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
     )
     if protocol not in ("grpc", "http/protobuf"):
-        raise ValueError(f"cobalt_trace_openstack: OTLP protocol must be 'grpc' or 'http/protobuf', got {protocol!r}")
+        raise ValueError(
+            f"cobalt_trace_openstack: OTLP protocol must be 'grpc' or 'http/protobuf', got {protocol!r}"
+        )
     return Settings(
         service_name=service_name,
         enabled=enabled,
