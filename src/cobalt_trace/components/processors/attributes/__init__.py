@@ -1,0 +1,1 @@
+"""`attributes` processor: attribute actions on matching spans."""

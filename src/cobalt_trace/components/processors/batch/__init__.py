@@ -1,0 +1,1 @@
+"""`batch` processor: size- and time-triggered batching, split to a maximum size."""

@@ -1,0 +1,1 @@
+"""`resource` processor: attribute actions on each ResourceSpans' resource."""
