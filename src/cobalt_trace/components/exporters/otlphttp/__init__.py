@@ -1,0 +1,1 @@
+"""The `otlp_http` exporter (alias `otlphttp`): OTLP over HTTP, protobuf or JSON."""
