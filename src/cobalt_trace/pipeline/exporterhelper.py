@@ -35,6 +35,7 @@ __all__ = [
     "QueueFullError",
     "DEFAULT_DRAIN_TIMEOUT",
     "log_partial_success",
+    "client_authenticator",
 ]
 
 DEFAULT_DRAIN_TIMEOUT = 30.0
@@ -466,3 +467,16 @@ def log_partial_success(logger: logging.Logger, rejected: int, message: str) -> 
     """The OTLP rule for a 2xx/OK response carrying `partial_success`: warn, do not retry."""
     if rejected or message:
         logger.warning("Partial success response: message=%r dropped_spans=%d", message, rejected)
+
+
+def client_authenticator(host, auth_config):
+    """The extension named by an exporter's `auth: {authenticator: <id>}`, checked to be a client
+    authenticator (has `request_headers()`); None when `auth` is not set."""
+    if auth_config is None:
+        return None
+    from .auth import ClientAuthenticator
+
+    ext = host.get_extension(auth_config.authenticator)
+    if not isinstance(ext, ClientAuthenticator):
+        raise ValueError(f"auth: extension {auth_config.authenticator} is not a client authenticator")
+    return ext

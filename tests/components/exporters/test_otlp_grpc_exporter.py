@@ -312,10 +312,7 @@ def test_http_scheme_means_insecure():
             "x::compression: 'zstd' is not supported by this gRPC exporter",
         ),
         ({"endpoint": "c:4317", "compression": "lz4"}, "x::compression: unsupported compression type 'lz4'"),
-        (
-            {"endpoint": "c:4317", "auth": {"authenticator": "oauth2client"}},
-            "x::auth: authenticator extensions are not supported yet",
-        ),
+        ({"endpoint": "c:4317", "auth": {}}, "x::auth::authenticator: the id of a client authenticator"),
         (
             {"endpoint": "c:4317", "sending_queue": {"storage": "file_storage"}},
             "x::sending_queue::storage: persistent queues",
@@ -344,3 +341,34 @@ def test_config_defaults_and_endpoint_forms():
     assert not decode_ok(FACTORY.config_type, {"endpoint": "c:4317", "tls": {"insecure": True}}).use_tls
     assert decode_ok(FACTORY.config_type, {"endpoint": "https://c:4317", "tls": {"insecure": True}}).use_tls
     assert decode_ok(FACTORY.config_type, {"endpoint": "[::1]:4317"}).target == "[::1]:4317"
+
+
+def bearer_host(token: str) -> Host:
+    from cobalt_trace.components.extensions.bearertokenauth.factory import FACTORY as BEARER
+    from cobalt_trace.pipeline.component import ComponentID, CreateSettings, Kind
+
+    settings = CreateSettings(id=ComponentID("bearertokenauth"), kind=Kind.EXTENSION, telemetry=Telemetry())
+    ext = BEARER.create(settings, decode_ok(BEARER.config_type, {"token": token}))
+    return Host(Telemetry(), {ComponentID("bearertokenauth"): ext})
+
+
+def test_client_authenticator_adds_metadata():
+    async def go():
+        async with GrpcSink() as sink:
+            exporter, _ = make_exporter(sync_config(sink.port, auth={"authenticator": "bearertokenauth"}))
+            await exporter.start(bearer_host("s3cret"))
+            await exporter.consume(make_batch(1))
+            await exporter.shutdown()
+            return sink
+
+    assert run(go()).metadata[0]["authorization"] == "Bearer s3cret"
+
+
+def test_missing_authenticator_extension_fails_start():
+    async def go():
+        exporter, _ = make_exporter(sync_config(1, auth={"authenticator": "oauth2client"}))
+        with pytest.raises(LookupError, match="oauth2client"):
+            await exporter.start(Host(Telemetry()))
+        await exporter.shutdown()
+
+    run(go())

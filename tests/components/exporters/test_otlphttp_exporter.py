@@ -35,7 +35,7 @@ def config(port: int, scheme: str = "http", **extra) -> dict:
     return raw
 
 
-def export(raw: dict, *batches, patch_sleep=None):
+def export(raw: dict, *batches, patch_sleep=None, host=None):
     """Start an exporter from `raw`, consume `batches`, shut down; returns (settings, errors)."""
     settings = make_settings("otlphttp")
     exporter = FACTORY.create(settings, decode_ok(FACTORY.config_type, raw))
@@ -44,7 +44,7 @@ def export(raw: dict, *batches, patch_sleep=None):
     errors = []
 
     async def go():
-        await exporter.start(Host(Telemetry()))
+        await exporter.start(host or Host(Telemetry()))
         try:
             for b in batches:
                 try:
@@ -233,7 +233,10 @@ def test_https_with_mutual_tls(cert_dir):
             "x::compression: unsupported compression type",
         ),
         ({"endpoint": "http://c:4318", "encoding": "xml"}, "x::encoding: unsupported value 'xml'"),
-        ({"endpoint": "http://c:4318", "auth": {"authenticator": "a"}}, "x::auth: authenticator extensions"),
+        (
+            {"endpoint": "http://c:4318", "auth": {"authenticator": "bad/"}},
+            "x::auth::authenticator: name part",
+        ),
     ],
 )
 def test_config_errors(raw, message):
@@ -245,3 +248,18 @@ def test_config_defaults():
     cfg = decode_ok(FACTORY.config_type, {"endpoint": "https://tempo:4318/"})
     assert cfg.traces_url == "https://tempo:4318/v1/traces"
     assert (cfg.encoding, cfg.compression, cfg.timeout) == ("proto", "gzip", 30)
+
+
+def test_client_authenticator_adds_headers():
+    from cobalt_trace.components.extensions.bearertokenauth.factory import FACTORY as BEARER
+    from cobalt_trace.pipeline.component import ComponentID, CreateSettings, Kind
+
+    settings = CreateSettings(id=ComponentID("bearertokenauth"), kind=Kind.EXTENSION, telemetry=Telemetry())
+    ext = BEARER.create(settings, decode_ok(BEARER.config_type, {"token": "t0k"}))
+    host = Host(Telemetry(), {ComponentID("bearertokenauth"): ext})
+    with HttpSink() as sink:
+        _, errors = export(
+            config(sink.port, auth={"authenticator": "bearertokenauth"}), make_batch(1), host=host
+        )
+    assert errors == []
+    assert sink.received[0].headers["authorization"] == "Bearer t0k"

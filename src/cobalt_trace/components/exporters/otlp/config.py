@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
+from ....pipeline.component import ComponentID
 from ....pipeline.configtls import ClientTLS
 from ....pipeline.configtypes import Duration
 from ....pipeline.exporterhelper import QueueConfig, RetryConfig
 
-__all__ = ["KeepaliveConfig", "OTLPGrpcConfig", "split_endpoint"]
+__all__ = ["AuthConfig", "KeepaliveConfig", "OTLPGrpcConfig", "split_endpoint"]
 
 _SUPPORTED_COMPRESSION = ("gzip", "none", "")
 _UNSUPPORTED_CODECS = ("zstd", "snappy")
@@ -22,6 +22,22 @@ class KeepaliveConfig:
     time: Duration = Duration(0)
     timeout: Duration = Duration(0)
     permit_without_stream: bool = False
+
+
+@dataclass
+class AuthConfig:
+    """`auth: {authenticator: <extension id>}`: a client authenticator adds headers to each request."""
+
+    authenticator: str = ""
+
+    def validate(self) -> list[str]:
+        if not self.authenticator:
+            return ["authenticator: the id of a client authenticator extension is required"]
+        try:
+            ComponentID.parse(self.authenticator)
+        except ValueError as exc:
+            return [f"authenticator: {exc}"]
+        return []
 
 
 @dataclass
@@ -38,7 +54,7 @@ class OTLPGrpcConfig:
     # Accepted for config compatibility; grpcio manages its own transport buffers.
     write_buffer_size: int = 0
     read_buffer_size: int = 0
-    auth: Any = None
+    auth: AuthConfig | None = None
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
     sending_queue: QueueConfig = field(default_factory=QueueConfig)
 
@@ -65,7 +81,7 @@ class OTLPGrpcConfig:
                 f"balancer_name: unsupported balancer {self.balancer_name!r}; use round_robin or pick_first"
             )
         if self.auth is not None:
-            errors.append("auth: authenticator extensions are not supported yet")
+            errors += [f"auth::{e}" for e in self.auth.validate()]
         if self.timeout < 0:
             errors.append("timeout: must not be negative")
         errors += [f"retry_on_failure::{e}" for e in self.retry_on_failure.validate()]

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from ....pipeline.component import Component
 from ....pipeline.configtls import read_pem
 from ....pipeline.errors import RetryableError
-from ....pipeline.exporterhelper import ExporterHelper, log_partial_success
+from ....pipeline.exporterhelper import ExporterHelper, client_authenticator, log_partial_success
 from ....wire.batch import SpanBatch
 from .config import OTLPGrpcConfig, split_endpoint
 from .status import error_from_rpc
@@ -44,9 +44,11 @@ class OTLPGrpcExporter(Component):
         self._channel: grpc.aio.Channel | None = None
         self._call = None
         self._channel_lock: asyncio.Lock | None = None
+        self._auth = None
 
     async def start(self, host) -> None:
         self._channel_lock = asyncio.Lock()
+        self._auth = client_authenticator(host, self.config.auth)
         tls = self.config.tls
         if not (self.config.use_tls and tls.insecure_skip_verify):
             self._open_channel(self._credentials(None))
@@ -66,10 +68,13 @@ class OTLPGrpcExporter(Component):
     async def send(self, batch: SpanBatch) -> None:
         call = self._call or await self._ensure_channel()
         timeout = self.config.timeout or None
+        metadata = self._metadata
+        if self._auth is not None:
+            metadata += tuple((k.lower(), v) for k, v in self._auth.request_headers().items())
         try:
             response = await call(
                 batch.to_bytes(),
-                metadata=self._metadata or None,
+                metadata=metadata or None,
                 timeout=timeout,
                 wait_for_ready=self.config.wait_for_ready or None,
             )

@@ -11,7 +11,7 @@ import httpx
 from ....pipeline.component import Component
 from ....pipeline.configtls import client_ssl_context
 from ....pipeline.errors import PermanentError, RetryableError
-from ....pipeline.exporterhelper import ExporterHelper, log_partial_success
+from ....pipeline.exporterhelper import ExporterHelper, client_authenticator, log_partial_success
 from ....wire.batch import SpanBatch
 from .codec import compress, error_message, parse_retry_after, partial_success
 
@@ -49,9 +49,11 @@ class OTLPHttpExporter(Component):
         headers.update({k: str(v) for k, v in config.headers.items()})
         self._headers = headers
         self._client: httpx.AsyncClient | None = None
+        self._auth = None
 
     async def start(self, host) -> None:
         cfg = self.config
+        self._auth = client_authenticator(host, cfg.auth)
         verify = client_ssl_context(cfg.tls) if self.url.startswith("https://") else False
         limits = httpx.Limits(
             max_connections=cfg.max_conns_per_host or None,
@@ -88,8 +90,11 @@ class OTLPHttpExporter(Component):
 
     async def send(self, batch: SpanBatch) -> None:
         body = await self._body(batch)
+        headers = self._headers
+        if self._auth is not None:
+            headers = {**headers, **self._auth.request_headers()}
         try:
-            resp = await self._client.post(self.url, content=body, headers=self._headers)
+            resp = await self._client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise RetryableError(f"failed to make an HTTP request to {self.url}: {exc!r}") from None
         ctype = resp.headers.get("content-type", "")
