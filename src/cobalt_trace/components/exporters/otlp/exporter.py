@@ -2,6 +2,10 @@
 
 No protobuf objects are built: `batch.to_bytes()` is already an `ExportTraceServiceRequest`, so
 the channel is given no serializer.  gzip is applied by grpcio (`grpc-encoding: gzip`).
+
+Limits of grpcio compared with grpc-go: no zstd/snappy codecs (rejected in config), no TLS version
+or cipher settings (warned at start), and no switch to skip certificate verification, so
+`insecure_skip_verify` pins the certificate the server presents instead (see `_ensure_channel`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,13 @@ class OTLPGrpcExporter(Component):
         self._channel_lock = asyncio.Lock()
         self._auth = client_authenticator(host, self.config.auth)
         tls = self.config.tls
+        if self.config.use_tls and (
+            tls.min_version not in ("", "1.2") or tls.max_version or tls.cipher_suites
+        ):
+            # grpcio exposes no TLS version or cipher settings; BoringSSL negotiates TLS 1.2-1.3
+            self.logger.warning(
+                "tls::min_version/max_version/cipher_suites are not enforced by the gRPC client"
+            )
         if not (self.config.use_tls and tls.insecure_skip_verify):
             self._open_channel(self._credentials(None))
         # else: the server's certificate is fetched on first send (see _ensure_channel)
