@@ -16,6 +16,8 @@ from .text import detailed_text, normal_text
 
 __all__ = ["DebugExporter"]
 
+_clock = time.monotonic  # module-level so tests can pin the sampling window
+
 
 class DebugExporter(Component):
     def __init__(self, settings, config):
@@ -28,7 +30,7 @@ class DebugExporter(Component):
         ).labels(exporter=str(settings.id))
 
     def _sampled(self) -> bool:
-        second = int(time.monotonic())
+        second = int(_clock())
         if second != self._window:
             self._window, self._seen = second, 0
         self._seen += 1
