@@ -82,7 +82,11 @@ class RetryConfig:
 
 @dataclass
 class QueueConfig:
-    """`sending_queue` (upstream `exporterhelper.QueueBatchConfig`), in memory only for now."""
+    """`sending_queue` (upstream `exporterhelper.QueueBatchConfig`), in memory only for now.
+
+    A request counts against `queue_size` until it is finished (sent or given up), not only while
+    it waits, so the bound also covers what the `num_consumers` workers hold — as a persistent
+    queue, which deletes a record on ack, would count it."""
 
     enabled: bool = True
     num_consumers: int = 10
