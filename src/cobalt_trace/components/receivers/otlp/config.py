@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .....pipeline.configtls import ServerTLS
-from .....pipeline.configtypes import Duration
+from ....pipeline.configtls import ServerTLS
+from ....pipeline.configtypes import Duration
 
 __all__ = [
     "Authentication",

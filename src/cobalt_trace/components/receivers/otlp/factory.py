@@ -1,4 +1,4 @@
-from .....pipeline.component import Factory, Kind
+from ....pipeline.component import Factory, Kind
 from .config import OtlpReceiverConfig
 from .receiver import OtlpReceiver
 

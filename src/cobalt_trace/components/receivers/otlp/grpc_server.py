@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import grpc
 
-from .....pipeline.client import ClientInfo
-from .....pipeline.configtls import read_pem
-from .....wire.batch import SpanBatch
+from ....pipeline.client import ClientInfo
+from ....pipeline.configtls import read_pem
+from ....wire.batch import SpanBatch
 from .receiver import authenticate
 from .statuses import status_for
 
@@ -24,7 +24,8 @@ _MIB = 1024 * 1024
 
 def server_options(cfg) -> list[tuple[str, int]]:
     """configgrpc settings as grpc core channel arguments."""
-    opts: list[tuple[str, int]] = []
+    # grpc turns SO_REUSEPORT on by default: a second collector would silently share the port.
+    opts: list[tuple[str, int]] = [("grpc.so_reuseport", 0)]
     if cfg.max_recv_msg_size_mib > 0:
         opts.append(("grpc.max_receive_message_length", cfg.max_recv_msg_size_mib * _MIB))
     if cfg.max_concurrent_streams > 0:

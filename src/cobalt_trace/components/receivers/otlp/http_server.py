@@ -15,10 +15,10 @@ import socket
 import grpc
 import uvicorn
 
-from .....pipeline.client import ClientInfo
-from .....pipeline.configtls import server_ssl_context
-from .....wire.batch import SpanBatch
-from .....wire.errors import WireError
+from ....pipeline.client import ClientInfo
+from ....pipeline.configtls import server_ssl_context
+from ....wire.batch import SpanBatch
+from ....wire.errors import WireError
 from .cors import CorsPolicy
 from .decompress import BodyTooLarge, DecodingError, decompress
 from .receiver import authenticate
@@ -42,7 +42,7 @@ class _ClientGone(Exception):
 
 def _traces_from_json(body: bytes) -> bytes:
     try:
-        from .....wire.otlp_json import traces_from_json
+        from ....wire.otlp_json import traces_from_json
     except ImportError:
         raise WireError("OTLP/JSON is not supported by this build") from None
     return traces_from_json(body)

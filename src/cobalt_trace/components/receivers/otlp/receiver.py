@@ -6,10 +6,10 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .....pipeline.client import ClientInfo, set_client
-from .....pipeline.component import Component, Consumer
-from .....pipeline.errors import ConsumerError
-from .....wire.batch import SpanBatch
+from ....pipeline.client import ClientInfo, set_client
+from ....pipeline.component import Component, Consumer
+from ....pipeline.errors import ConsumerError
+from ....wire.batch import SpanBatch
 from .statuses import AuthenticationError
 
 __all__ = ["OtlpReceiver", "TransportObserver"]

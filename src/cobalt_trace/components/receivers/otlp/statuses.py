@@ -9,8 +9,8 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
 
-from .....pipeline.errors import ConsumerError
-from .....wire.errors import WireError
+from ....pipeline.errors import ConsumerError
+from ....wire.errors import WireError
 
 __all__ = ["AuthenticationError", "ErrorStatus", "status_for"]
 
