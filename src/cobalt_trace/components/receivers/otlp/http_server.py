@@ -45,7 +45,12 @@ def _traces_from_json(body: bytes) -> bytes:
         from ....wire.otlp_json import traces_from_json
     except ImportError:
         raise WireError("OTLP/JSON is not supported by this build") from None
-    return traces_from_json(body)
+    try:
+        return traces_from_json(body)
+    except WireError:
+        raise
+    except (ValueError, TypeError) as exc:  # any JSON that does not decode is the sender's fault: 400
+        raise WireError(f"invalid OTLP/JSON body: {exc}") from None
 
 
 class OtlpHttpApp:
