@@ -265,3 +265,31 @@ def test_port_in_use_fails_start():
                     pass
 
     run(scenario())
+
+
+def test_server_options_are_applied_and_served(tmp_path):
+    from cobalt_trace.components.receivers.otlp.grpc_server import server_options
+
+    grpc_cfg = {
+        "endpoint": str(tmp_path / "otlp.sock"),
+        "transport": "unix",
+        "max_concurrent_streams": 8,
+        "keepalive": {
+            "server_parameters": {"max_connection_age": "1m", "time": "30s", "timeout": "5s"},
+            "enforcement_policy": {"min_time": "10s", "permit_without_stream": True},
+        },
+    }
+
+    async def scenario():
+        async with receiver({"protocols": {"grpc": grpc_cfg}}) as (rcv, sink):
+            options = dict(server_options(rcv.config.protocols.grpc))
+            assert options["grpc.max_concurrent_streams"] == 8
+            assert options["grpc.max_connection_age_ms"] == 60_000
+            assert options["grpc.keepalive_time_ms"] == 30_000
+            assert options["grpc.http2.min_ping_interval_without_data_ms"] == 10_000
+            assert options["grpc.keepalive_permit_without_calls"] == 1
+            await export(0, make_request(1), target=f"unix:{grpc_cfg['endpoint']}")
+            assert sink.calls == 1
+            assert sink.clients[0].address != "127.0.0.1"
+
+    run(scenario())
