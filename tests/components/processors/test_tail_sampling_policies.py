@@ -69,7 +69,7 @@ class View:
             mx = s.end_time_unix_nano if mx == 0 or s.end_time_unix_nano > mx else mx
         self.min_start, self.max_end = mn, mx
         self.status_mask = sum(1 << c for c in set(statuses))
-        self.any_sampled_flag = bool(flags & 1)
+        self.sampled_flag = flags & 1
         res = {k: value(v) for k, v in (resource or {}).items()}
         self._groups = [(res, [{k: value(v) for k, v in a.items()} for a in span_attrs])]
         self._size = size

@@ -27,6 +27,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from operator import itemgetter
 
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -34,7 +35,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from ....pipeline.component import Component
 from ....wire.batch import SpanBatch
 from .policies import Decision, Needs, build_policy, needs_of
-from .spanfields import lite_spans, scan
+from .spanfields import Scanner, lite_spans
 from .wire import GroupKey, assemble, field_size, span_field_size, traces_size, upsert_scope_attribute
 
 __all__ = ["TailSamplingProcessor", "METRIC_PREFIX", "combine"]
@@ -65,6 +66,8 @@ _MAX_DECODED_RESOURCES = 1_000
 
 
 class _Trace:
+    """One buffered trace; also what policies read (`policies.TraceView`)."""
+
     __slots__ = (
         "trace_id",
         "items",
@@ -78,6 +81,7 @@ class _Trace:
         "status_mask",
         "sampled_flag",
         "size",
+        "decoded",
     )
 
     def __init__(self, trace_id: bytes, arrival: float):
@@ -93,6 +97,51 @@ class _Trace:
         self.status_mask = 0
         self.sampled_flag = 0
         self.size = 0
+        self.decoded: dict | None = None  # lazily decoded views, only while a decision is made
+
+    # -- lazy views for policies; each is computed at most once per decision ----------------------
+    def _memo(self, name: str, compute):
+        if self.decoded is None:
+            self.decoded = {}
+        value = self.decoded.get(name)
+        if value is None:
+            value = self.decoded[name] = compute()
+        return value
+
+    def lite_spans(self) -> list:
+        return self._memo("lite", lambda: lite_spans([s for s in self.items if type(s) is not tuple]))
+
+    def attribute_groups(self) -> list[tuple[dict, list[dict]]]:
+        return self._memo("attrs", self._decode_attributes)
+
+    def size_bytes(self) -> int:
+        return self._memo("size", lambda: traces_size(_group_items(self.items)))
+
+    def _decode_attributes(self) -> list[tuple[dict, list[dict]]]:
+        out: list[tuple[dict, list[dict]]] = []
+        span_attrs: list[dict] = []
+        for item in self.items:
+            if type(item) is tuple:
+                span_attrs = []
+                out.append((_resource_attributes(item[0]), span_attrs))
+            else:
+                span_attrs.append(_first_values(trace_pb2.Span.FromString(item).attributes))
+        return out
+
+
+_decoded_resources: dict[bytes, dict] = {}
+
+
+def _resource_attributes(resource: bytes) -> dict:
+    """Decoded once per distinct resource (a bounded, process-wide cache: resources are few)."""
+    attrs = _decoded_resources.get(resource)
+    if attrs is None:
+        if len(_decoded_resources) >= _MAX_DECODED_RESOURCES:
+            _decoded_resources.clear()
+        attrs = _decoded_resources[resource] = _first_values(
+            resource_pb2.Resource.FromString(resource).attributes
+        )
+    return attrs
 
 
 class _Policy:
@@ -147,76 +196,6 @@ def _group_items(items: list, groups: dict | None = None) -> dict[GroupKey, list
     return groups
 
 
-class _View:
-    """What policies see of one trace; decodes lazily and at most once per decision."""
-
-    __slots__ = ("_t", "_resources", "_lite", "_attrs", "_size")
-
-    def __init__(self, trace: _Trace, resources: dict):
-        self._t = trace
-        self._resources = resources
-        self._lite = None
-        self._attrs = None
-        self._size = None
-
-    @property
-    def trace_id(self) -> bytes:
-        return self._t.trace_id
-
-    @property
-    def span_count(self) -> int:
-        return self._t.span_count
-
-    @property
-    def min_start(self) -> int:
-        return self._t.min_start
-
-    @property
-    def max_end(self) -> int:
-        return self._t.max_end
-
-    @property
-    def status_mask(self) -> int:
-        return self._t.status_mask
-
-    @property
-    def any_sampled_flag(self) -> bool:
-        return bool(self._t.sampled_flag)
-
-    def lite_spans(self) -> list:
-        if self._lite is None:
-            self._lite = lite_spans([s for s in self._t.items if type(s) is not tuple])
-        return self._lite
-
-    def attribute_groups(self) -> list[tuple[dict, list[dict]]]:
-        if self._attrs is None:
-            out: list[tuple[dict, list[dict]]] = []
-            span_attrs: list[dict] = []
-            for item in self._t.items:
-                if type(item) is tuple:
-                    span_attrs = []
-                    out.append((self._resource_attrs(item[0]), span_attrs))
-                else:
-                    span_attrs.append(_first_values(trace_pb2.Span.FromString(item).attributes))
-            self._attrs = out
-        return self._attrs
-
-    def _resource_attrs(self, resource: bytes) -> dict:
-        attrs = self._resources.get(resource)
-        if attrs is None:
-            if len(self._resources) >= _MAX_DECODED_RESOURCES:
-                self._resources.clear()
-            attrs = self._resources[resource] = _first_values(
-                resource_pb2.Resource.FromString(resource).attributes
-            )
-        return attrs
-
-    def size_bytes(self) -> int:
-        if self._size is None:
-            self._size = traces_size(_group_items(self._t.items))
-        return self._size
-
-
 def _first_values(kvs) -> dict:
     """Attribute key -> AnyValue; the first of duplicate keys wins, as pdata's Map.Get."""
     out: dict = {}
@@ -239,6 +218,66 @@ def combine(decisions: dict[int, object]) -> tuple[int, object]:
     if _INV_SAMPLED in decisions and _NOT_SAMPLED not in decisions:
         return _SAMPLED, decisions[_INV_SAMPLED]
     return _NOT_SAMPLED, None
+
+
+def _summarizer(index: dict[str, int], needs: Needs):
+    """A function folding a trace's new span fields into its summary, reading only what the
+    policies need (None when they need nothing)."""
+    i_start, i_end, i_code, i_flags = index.get("start"), index.get("end"), index.get("code"), index["flags"]
+
+    get_start = itemgetter(i_start) if i_start else None
+    get_end = itemgetter(i_end) if i_end else None
+    get_code = itemgetter(i_code) if i_code else None
+
+    def times(t: _Trace, fields: list) -> None:
+        # upstream keeps a running min/max in which 0 means "not set yet"; per batch the same
+        # as min/max (timestamps of 0 only occur in malformed spans)
+        start = min(map(get_start, fields))
+        end = max(map(get_end, fields))
+        if t.min_start == 0 or start < t.min_start:
+            t.min_start = start
+        if end > t.max_end:
+            t.max_end = end
+
+    def status(t: _Trace, fields: list) -> None:
+        mask = t.status_mask
+        for code in set(map(get_code, fields)):
+            mask |= 1 << (code & 31)
+        t.status_mask = mask
+
+    def flags(t: _Trace, fields: list) -> None:
+        if not t.sampled_flag:
+            for f in fields:
+                if f[i_flags] & 1:
+                    t.sampled_flag = 1
+                    break
+
+    steps = [fn for fn, on in ((times, needs.times), (status, needs.status), (flags, needs.flags)) if on]
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+    if steps == [times, status]:  # the seed's policies, in one call
+
+        def times_and_status(t: _Trace, fields: list) -> None:
+            start = min(map(get_start, fields))
+            end = max(map(get_end, fields))
+            if t.min_start == 0 or start < t.min_start:
+                t.min_start = start
+            if end > t.max_end:
+                t.max_end = end
+            mask = t.status_mask
+            for code in set(map(get_code, fields)):
+                mask |= 1 << (code & 31)
+            t.status_mask = mask
+
+        return times_and_status
+
+    def all_steps(t: _Trace, fields: list) -> None:
+        for step in steps:
+            step(t, fields)
+
+    return all_steps
 
 
 class TailSamplingProcessor(Component):
@@ -282,6 +321,11 @@ class TailSamplingProcessor(Component):
         self._policies: list[_Policy] = drops + others
         self._needs = needs
         self._track_size = self._max_size > 0
+        self._scanner = Scanner(
+            parent=self._after_root > 0, times=needs.times, status=needs.status, flags=needs.flags
+        )
+        self._i_parent = self._scanner.index.get("parent", 0)
+        self._summarize = _summarizer(self._scanner.index, needs)
 
         cache = config.decision_cache
         self._sampled_cache = _LRU(cache.sampled_cache_size) if cache.sampled_cache_size > 0 else None
@@ -289,11 +333,16 @@ class TailSamplingProcessor(Component):
             _LRU(cache.non_sampled_cache_size) if cache.non_sampled_cache_size > 0 else None
         )
 
+        self._fast_path = (
+            self._sampled_cache is None
+            and self._not_sampled_cache is None
+            and not self._after_root
+            and not self._track_size
+        )
         self._traces: OrderedDict[bytes, _Trace] = OrderedDict()  # arrival order = eviction order
         self._due: deque[_Trace] = deque()  # undecided traces by first arrival = by deadline
         self._due_root: deque[tuple[float, _Trace]] = deque()  # deadlines brought forward by a root span
         self._keys: dict[GroupKey, GroupKey] = {}
-        self._resources: dict[bytes, dict] = {}
         self._scopes: dict[tuple, bytes] = {}
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
@@ -408,34 +457,50 @@ class TailSamplingProcessor(Component):
 
     def _ingest(self, batch: SpanBatch) -> dict | None:
         now = self._clock()
-        pieces: dict[bytes, list] = {}  # trace id -> [items, fields]
+        pieces: dict[bytes, list] = {}  # trace id -> [items, fields, last group key]
         keys = self._keys
-        for rs in batch.peek().resource_spans:
-            resource = rs.resource
-            rs_schema = rs.schema_url
-            for ss in rs.scope_spans:
-                spans = list(ss.spans)
-                if not spans:
-                    continue
-                key = (resource, rs_schema, ss.scope, ss.schema_url)
-                interned = keys.get(key)
-                if interned is None:
-                    if len(keys) >= _MAX_INTERNED_KEYS:
-                        keys.clear()
-                    interned = keys[key] = key
-                key = interned
-                for span, f in zip(spans, scan(spans), strict=True):
-                    piece = pieces.get(f[0])
-                    if piece is None:
-                        pieces[f[0]] = [[key, span], [f], key]
-                    else:
-                        if piece[2] is not key:
-                            piece[0].append(key)
-                            piece[2] = key
-                        piece[0].append(span)
-                        piece[1].append(f)
+        get = pieces.get
+        for rs, ss, spans, fields in self._scanner.scan(batch):
+            key = (rs.resource, rs.schema_url, ss.scope, ss.schema_url)
+            interned = keys.get(key)
+            if interned is None:
+                if len(keys) >= _MAX_INTERNED_KEYS:
+                    keys.clear()
+                interned = keys[key] = key
+            key = interned
+            for span, f in zip(spans, fields, strict=True):
+                tid = f[0]
+                piece = get(tid)
+                if piece is None:
+                    pieces[tid] = [[key, span], [f], key]
+                else:
+                    if piece[2] is not key:
+                        piece[0].append(key)
+                        piece[2] = key
+                    piece[0].append(span)
+                    piece[1].append(f)
         forward: dict | None = None
+        traces = self._traces
+        summarize = self._summarize
+        fast = self._fast_path
         for tid, (items, fields, _) in pieces.items():
+            if fast:  # no caches, root or size rules: buffer undecided traces inline
+                t = traces.get(tid)
+                if t is None:
+                    if len(traces) >= self._num_traces:
+                        self._evict_oldest(now)
+                    t = traces[tid] = _Trace(tid, now)
+                    self._due.append(t)
+                    self._m_new.add(1)
+                if t.decision == _UNSPECIFIED:
+                    t.span_count += len(fields)
+                    if summarize is not None:
+                        summarize(t, fields)
+                    if t.items:
+                        t.items.extend(items)
+                    else:
+                        t.items = items
+                    continue
             route = self._route(tid, items, fields, now)
             if route is not None:
                 if forward is None:
@@ -467,8 +532,9 @@ class TailSamplingProcessor(Component):
         t.span_count += n
         decision = t.decision
         if self._after_root and decision == _UNSPECIFIED:
+            ip = self._i_parent
             for f in fields:
-                parent = f[2]
+                parent = f[ip]
                 if not parent or parent == _ZERO_SPAN_ID:
                     deadline = now + self._after_root
                     if deadline < t.arrival + self._wait and (
@@ -477,8 +543,7 @@ class TailSamplingProcessor(Component):
                         self._due_root.append((deadline, t))
                     break
         if decision == _UNSPECIFIED:
-            needs = self._needs
-            if needs.times or needs.status or needs.flags:
+            if self._summarize is not None:
                 self._summarize(t, fields)
             if self._track_size:
                 t.size += self._piece_size(items)
@@ -501,20 +566,6 @@ class TailSamplingProcessor(Component):
         if decision == _NOT_SAMPLED:
             self._release_not_sampled(t, now)
         return None
-
-    @staticmethod
-    def _summarize(t: _Trace, fields: list) -> None:
-        mn, mx, mask, flag = t.min_start, t.max_end, t.status_mask, t.sampled_flag
-        for f in fields:
-            start = f[3]
-            end = f[4]
-            if mn == 0 or start < mn:
-                mn = start
-            if mx == 0 or end > mx:
-                mx = end
-            mask |= 1 << (f[5] & 31)
-            flag |= f[6] & 1
-        t.min_start, t.max_end, t.status_mask, t.sampled_flag = mn, mx, mask, flag
 
     @staticmethod
     def _piece_size(items: list) -> int:
@@ -570,6 +621,11 @@ class TailSamplingProcessor(Component):
         done = 0
         due, due_root = self._due, self._due_root
         limit = now - self._wait
+        # per-policy [traces, spans] by decision, added to the metrics once per chunk as upstream
+        # does once per tick: keeps metric bookkeeping out of the per-trace path
+        stats = [([0] * 8, [0] * 8) for _ in self._policies]
+        finals = [0] * 8
+        started = time.perf_counter()
         while done < self._chunk:
             if due_root and (everything or due_root[0][0] <= now):
                 t = due_root.popleft()[1]
@@ -579,30 +635,36 @@ class TailSamplingProcessor(Component):
                 break
             decision = t.decision
             if decision == _UNSPECIFIED:
-                self._decide(t, now, sampled)
+                finals[self._decide(t, now, sampled, stats)] += 1
                 done += 1
             elif decision == _EVICTED:
                 t.decision = _EVICTED_COUNTED
                 self._m_too_early.add(1)
+        if done:
+            self._m_decision_latency.observe(int((time.perf_counter() - started) * 1e6 / done))
+            for final, n in enumerate(finals):
+                if n:
+                    self._m_global[final].add(n)
+            for pol, (traces, spans) in zip(self._policies, stats, strict=True):
+                for d, n in enumerate(traces):
+                    if n and d in pol.counters:
+                        pol.counters[d].add(n)
+                        pol.span_counters[d].add(spans[d])
         return done
 
-    def _decide(self, t: _Trace, now: float, sampled: dict) -> None:
-        started = time.perf_counter()
-        view = _View(t, self._resources)
+    def _decide(self, t: _Trace, now: float, sampled: dict, stats: list) -> int:
         first: dict[int, _Policy] = {}
         spans = t.span_count
         composite_name = ""
-        for pol in self._policies:
+        for pol, (traces_by, spans_by) in zip(self._policies, stats, strict=True):
             try:
-                d = pol.evaluator.evaluate(view)
+                d = pol.evaluator.evaluate(t)
             except Exception as exc:
                 self._m_eval_error.add(1)
                 self._log.debug("sampling policy %s failed: %s", pol.name, exc)
                 continue
-            counter = pol.counters.get(d)
-            if counter is not None:
-                counter.add(1)
-                pol.span_counters[d].add(spans)
+            traces_by[d] += 1
+            spans_by[d] += spans
             if d not in first:
                 first[d] = pol
             if d == _SAMPLED and self._record and not composite_name:
@@ -611,10 +673,9 @@ class TailSamplingProcessor(Component):
             if d == _DROPPED or (d == _SAMPLED and self._first_match):
                 break
         final, keeper = combine(first)
-        self._m_decision_latency.observe(int((time.perf_counter() - started) * 1e6))
-        self._m_global[final].add(1)
         t.decision = final
         t.decided_at = now
+        t.decoded = None
         items, t.items = t.items, None
         if final == _SAMPLED:
             t.policy = keeper.name if keeper is not None else ""
@@ -629,6 +690,7 @@ class TailSamplingProcessor(Component):
             if final == _DROPPED and keeper is not None:
                 t.policy = keeper.name
             self._release_not_sampled(t, now)
+        return final
 
     # -- release --------------------------------------------------------------------------------------
     def _relabel(self, items: list, policy: str, *, composite: str = "", cached: bool = False) -> list:

@@ -35,7 +35,7 @@ class TraceView(Protocol):
     min_start: int  # running min/max with upstream's "0 means unset" rule
     max_end: int
     status_mask: int  # bit (1 << code) for every span status code seen
-    any_sampled_flag: bool
+    sampled_flag: int  # 1 when any span has the W3C sampled flag
 
     def lite_spans(self) -> list: ...  # SpanLite messages in arrival order
 

@@ -95,7 +95,7 @@ class TraceFlags:
     stateful = False
 
     def evaluate(self, trace) -> Decision:
-        return _SAMPLED if trace.any_sampled_flag else _NOT
+        return _SAMPLED if trace.sampled_flag else _NOT
 
 
 # W3C trace-context level 1 tracestate grammar, as go.opentelemetry.io/otel/trace checks it.
