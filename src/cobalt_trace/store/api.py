@@ -34,6 +34,9 @@ class TraceReader(Protocol):
     ) -> list[SpanRecord]:
         """All spans of a trace (lowercase hex id), ordered by start time; [] if unknown."""
 
+    def get_traces(self, trace_ids: Sequence[str]) -> dict[str, list[SpanRecord]]:
+        """Spans of several traces at once, by trace id; unknown ids are absent."""
+
     def search(self, request: SearchRequest) -> list[TraceMatch]:
         """Traces selected by a TraceQL query, most recent first, at most `request.limit`."""
 

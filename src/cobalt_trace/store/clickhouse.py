@@ -284,6 +284,9 @@ class ClickHouseStore:
             out[r[1]].append(_row_to_span(r))
         return out
 
+    def get_traces(self, trace_ids: Sequence[str]) -> dict[str, list[SpanRecord]]:
+        return dict(self._load_traces([t.lower() for t in trace_ids]))
+
     def get_trace(self, trace_id: str, start_ns=None, end_ns=None) -> list[SpanRecord]:
         spans = self._load_traces([trace_id.lower()]).get(trace_id.lower(), [])
         if start_ns is not None or end_ns is not None:

@@ -11,17 +11,27 @@ import base64
 from decimal import Decimal
 
 import orjson
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from ..wire.batch import SpanBatch
+from ..wire.errors import WireError
 from .model import KINDS, STATUSES, SpanEvent, SpanLink, SpanRecord
 
 __all__ = ["decode_batch", "value_to_string", "attributes_to_map"]
 
 
 def decode_batch(batch: SpanBatch) -> list[SpanRecord]:
+    """Every span of `batch`; a malformed resource, scope or span raises `WireError`."""
+    try:
+        return _decode(batch)
+    except DecodeError as exc:
+        raise WireError(f"malformed span data: {exc}") from None
+
+
+def _decode(batch: SpanBatch) -> list[SpanRecord]:
     out: list[SpanRecord] = []
     append = out.append
     for rs in batch.peek().resource_spans:

@@ -97,6 +97,14 @@ class MemoryStore:
             spans = list(self._traces.get(trace_id.lower(), ()))
         return sorted((s for s in spans if _in(s.timestamp, start_ns, end_ns)), key=lambda s: s.timestamp)
 
+    def get_traces(self, trace_ids) -> dict[str, list[SpanRecord]]:
+        out = {}
+        for tid in trace_ids:
+            spans = self.get_trace(tid)
+            if spans:
+                out[tid.lower()] = spans
+        return out
+
     def search(self, request: SearchRequest) -> list[TraceMatch]:
         candidates = {s.trace_id for s in self._spans(request.start_ns, request.end_ns)}
         out = []

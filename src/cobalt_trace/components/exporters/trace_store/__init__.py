@@ -1,0 +1,1 @@
+"""The `trace_store` exporter: writes spans into the `trace_store` extension's store."""
