@@ -275,7 +275,9 @@ class ClickHouseStore:
         rows = self.backend.rows(
             f"SELECT {_SPAN_SELECT} FROM {self.schema.traces}"
             " WHERE TraceId IN {ids:Array(String)}"
-            " AND Timestamp >= toDateTime({lo:Int64}) AND Timestamp < toDateTime({hi:Int64})"
+            # DateTime64 against a DateTime bound misses rows in ClickHouse 26.9 (chDB 4.4) when
+            # the bound is `<`; compare DateTime64 with DateTime64
+            " AND Timestamp >= toDateTime64({lo:Int64}, 9) AND Timestamp < toDateTime64({hi:Int64}, 9)"
             " ORDER BY Timestamp",
             params,
         )
