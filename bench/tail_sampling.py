@@ -268,6 +268,7 @@ async def memory(n_spans: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=300, help="requests of 1024 spans for the throughput run")
+    ap.add_argument("--runs", type=int, default=3, help="throughput runs; the median is reported")
     ap.add_argument("--spans", type=int, default=1_000_000, help="spans to buffer for the memory run")
     ap.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--write", action="store_true", help="replace the tail_sampling section of BENCHMARKS.md")
@@ -277,7 +278,11 @@ def main() -> None:
     if args.memory_only:
         print(json.dumps(asyncio.run(memory(args.spans))))
         return
-    t = asyncio.run(throughput(args.requests))
+    runs = sorted(
+        (asyncio.run(throughput(args.requests)) for _ in range(args.runs)), key=lambda r: r["spans_per_cpu_s"]
+    )
+    t = runs[len(runs) // 2]  # the median run
+    spread = f"{runs[0]['spans_per_cpu_s']:,.0f}–{runs[-1]['spans_per_cpu_s']:,.0f}"
     out = subprocess.run(
         [sys.executable, __file__, "--memory-only", "--spans", str(args.spans)],
         capture_output=True,
@@ -290,7 +295,8 @@ def main() -> None:
         [
             "| measurement | result | target |",
             "|---|---|---|",
-            f"| spans per CPU-second ({t['pipeline']}) | **{t['spans_per_cpu_s']:,.0f}** | ≥ 300,000 |",
+            f"| spans per CPU-second ({t['pipeline']}), median of {len(runs)} runs ({spread}) "
+            f"| **{t['spans_per_cpu_s']:,.0f}** | ≥ 300,000 |",
             f"| RSS per buffered span ({m['buffered_spans']:,} spans in {m['traces']:,} traces) "
             f"| **{m['rss_per_span']:.0f} B** | ≤ 600 B |",
         ]

@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from operator import attrgetter
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from opentelemetry.proto.trace.v1 import trace_pb2
 
 from ....wire.otlp_raw import SpanLite
 
-__all__ = ["Scanner", "lite_spans"]
+__all__ = ["Scanner", "lite_spans", "status_bit"]
 
 _from_string = SpanLite.FromString
 
@@ -33,6 +34,21 @@ except ImportError:  # pragma: no cover - depends on what is installed
 def lite_spans(spans: list[bytes]) -> list:
     """Full header views (incl. `trace_state`), for the rare policies that need them."""
     return [_from_string(s) for s in spans]
+
+
+_status_bits: dict = {}
+
+
+def status_bit(status) -> int:
+    """`1 << status code` for a scanned status: an int code (shared scanner) or the serialized
+    `Status` message (upb path).  Cached: spans carry only a handful of distinct statuses."""
+    bit = _status_bits.get(status)
+    if bit is None:
+        code = status if isinstance(status, int) else trace_pb2.Status.FromString(status).code
+        if len(_status_bits) >= 4096:
+            _status_bits.clear()
+        bit = _status_bits[status] = 1 << (code & 31)
+    return bit
 
 
 def _build_request_lite():
@@ -49,14 +65,15 @@ def _build_request_lite():
                 f.type_name = f".cobalt_trace.tslite.{type_name}"
 
     opt, rep = F.LABEL_OPTIONAL, F.LABEL_REPEATED
-    message("Status", (3, "code", F.TYPE_INT32, opt, None))
     message(
         "Span",
         (1, "trace_id", F.TYPE_BYTES, opt, None),
         (4, "parent_span_id", F.TYPE_BYTES, opt, None),
         (7, "start_time_unix_nano", F.TYPE_FIXED64, opt, None),
         (8, "end_time_unix_nano", F.TYPE_FIXED64, opt, None),
-        (15, "status", F.TYPE_MESSAGE, opt, "Status"),
+        # the Status message stays bytes: reading a sub-message costs more than the few distinct
+        # status encodings cost to decode once (see `status_bit`)
+        (15, "status", F.TYPE_BYTES, opt, None),
         (16, "flags", F.TYPE_FIXED32, opt, None),
     )
     message("ScopeSpans", (2, "spans", F.TYPE_MESSAGE, rep, "Span"))
@@ -74,7 +91,7 @@ _NAMES = {
     "parent": ("parent_span_id", "parent_span_id"),
     "start": ("start_time_unix_nano", "start"),
     "end": ("end_time_unix_nano", "end"),
-    "code": ("status.code", "status_code"),
+    "code": ("status", "status_code"),
     "flags": ("flags", "flags"),
 }
 
