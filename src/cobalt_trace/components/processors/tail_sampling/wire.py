@@ -7,6 +7,8 @@ the serialized `Span` messages they arrived as.
 
 from __future__ import annotations
 
+from itertools import chain
+
 from opentelemetry.proto.common.v1 import common_pb2
 
 __all__ = ["GroupKey", "assemble", "varint", "field_size", "span_field_size", "upsert_scope_attribute"]
@@ -33,6 +35,7 @@ def _varint_size(n: int) -> int:
 
 # tag 0x12 (field 2, length-delimited) + length, for span lengths up to 16 KiB: the common case
 _SPAN_PREFIX = [b"\x12" + varint(n) for n in range(1 << 14)]
+_SPAN_PREFIX_LEN = [len(p) for p in _SPAN_PREFIX]
 
 
 def _span_prefix(n: int) -> bytes:
@@ -55,6 +58,13 @@ def _ld(tag: bytes, payload: bytes, parts: list) -> None:
     parts.append(payload)
 
 
+def _spans_size(spans: list[bytes]) -> int:
+    lens = list(map(len, spans))
+    if max(lens, default=0) < 16384:
+        return sum(lens) + sum(map(_SPAN_PREFIX_LEN.__getitem__, lens))
+    return sum(map(span_field_size, spans))
+
+
 def assemble(groups: dict[GroupKey, list[bytes]]) -> tuple[bytes, int]:
     """Serialized request holding `groups` (one ResourceSpans per resource, one ScopeSpans per
     scope, in first-seen order) and its span count."""
@@ -72,8 +82,7 @@ def assemble(groups: dict[GroupKey, list[bytes]]) -> tuple[bytes, int]:
             ss_len = (field_size(len(scope)) if scope else 0) + (
                 field_size(len(ss_schema.encode())) if ss_schema else 0
             )
-            for s in spans:
-                ss_len += span_field_size(s)
+            ss_len += _spans_size(spans)
             scope_lens.append(ss_len)
             rs_len += field_size(ss_len)
         parts.append(b"\x0a")
@@ -85,9 +94,8 @@ def assemble(groups: dict[GroupKey, list[bytes]]) -> tuple[bytes, int]:
             parts.append(varint(ss_len))
             if scope:
                 _ld(b"\x0a", scope, parts)
-            for s in spans:
-                parts.append(_span_prefix(len(s)))
-                parts.append(s)
+            # prefix, span, prefix, span, ... without a Python-level loop
+            parts.extend(chain.from_iterable(zip(map(_span_prefix, map(len, spans)), spans, strict=True)))
             count += len(spans)
             if ss_schema:
                 _ld(b"\x1a", ss_schema.encode(), parts)
