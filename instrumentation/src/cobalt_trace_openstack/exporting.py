@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 
@@ -85,7 +86,13 @@ class BoundedBatchSpanProcessor(SpanProcessor):
     warning per span (which would flood the service log while the gateway is down)."""
 
     def __init__(self, exporter: SpanExporter, max_queue_size: int | None = None):
-        self._inner = BatchSpanProcessor(exporter, max_queue_size=max_queue_size)
+        batch_size = None
+        if max_queue_size is not None:
+            # The SDK rejects a batch larger than the queue; a small queue means small batches.
+            batch_size = min(max_queue_size, int(os.environ.get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") or 512))
+        self._inner = BatchSpanProcessor(
+            exporter, max_queue_size=max_queue_size, max_export_batch_size=batch_size
+        )
         batch = getattr(self._inner, "_batch_processor", None)
         # Private in the SDK; without it we fall back to the SDK's own dropping.
         self._queue = getattr(batch, "_queue", None)
