@@ -23,11 +23,20 @@ def records():
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory, records):
-    # one chDB path per process at a time: the module's store is closed before others open
-    ch = open_chdb(str(tmp_path_factory.mktemp("chdb")))
-    ch.write_spans(records[: len(records) // 2])
-    ch.write_spans(records[len(records) // 2 :])
+def data_dir(tmp_path_factory, records):
+    path = str(tmp_path_factory.mktemp("chdb"))
+    store = open_chdb(path)
+    store.write_spans(records[: len(records) // 2])
+    store.write_spans(records[len(records) // 2 :])
+    store.close()
+    return path
+
+
+@pytest.fixture
+def stores(data_dir, records):
+    # chDB opens one path per process at a time, so every test opens and closes the store
+    # (other modules, or xdist neighbours in this process, open their own paths in between)
+    ch = open_chdb(data_dir)
     mem = MemoryStore()
     mem.write_spans(records)
     yield mem, ch
@@ -95,9 +104,7 @@ def test_dependencies_and_red_match_the_double(stores):
     assert got == want and got
 
 
-def test_restart_retention_and_size_cap(tmp_path, stores):
-    mem, ch = stores
-    ch.close()  # chDB allows one open path per process
+def test_restart_retention_and_size_cap(tmp_path):
     path = str(tmp_path / "data")
     store = open_chdb(path, retention_s=0)  # no TTL in the DDL: the partition drops are ours
     old = [span("b1", "1", timestamp=NOW - 10 * DAY), span("b2", "1", timestamp=NOW - 5 * DAY)]
