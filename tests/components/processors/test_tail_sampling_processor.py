@@ -590,3 +590,138 @@ def test_factory_builds_a_working_processor():
         assert len(sink.spans()) == 1
 
     asyncio.run(run())
+
+
+def test_policies_that_decode_spans_see_the_buffered_bytes():
+    """trace_state, latency with an upper bound, numeric attributes and bytes_limiting read the
+    spans lazily at decision time; trace_flags reads the summary kept at ingest."""
+
+    async def run():
+        clock = Clock()
+        policies = [
+            {"name": "ts", "type": "trace_state", "trace_state": {"key": "vendor", "values": ["keep"]}},
+            {
+                "name": "window",
+                "type": "latency",
+                "latency": {"threshold_ms": 100, "upper_threshold_ms": 200},
+            },
+            {
+                "name": "num",
+                "type": "numeric_attribute",
+                "numeric_attribute": {"key": "retries", "min_value": 3},
+            },
+            {"name": "flags", "type": "trace_flags"},
+        ]
+        proc, sink, _ = make(policies, clock=clock)
+        ids = [bytes([0xB0 + i]) * 16 for i in range(5)]
+        with_state = make_span(ids[0], 1)
+        with_state.trace_state = "vendor=keep"
+        await proc.consume(
+            request(
+                [
+                    with_state,
+                    make_span(ids[1], 2, dur_ms=150),
+                    make_span(ids[2], 3, attrs={"retries": 5}),
+                    make_span(ids[3], 4, flags=0x301),
+                    make_span(ids[4], 5, dur_ms=250, attrs={"retries": 1}),
+                ]
+            )
+        )
+        clock.t += 2
+        await proc.decide_due()
+        assert set(sink.span_ids_by_trace()) == set(ids[:4])
+
+    asyncio.run(run())
+
+
+def test_bytes_limiting_charges_the_trace_size():
+    async def run():
+        clock = Clock()
+        proc, sink, _ = make(
+            [
+                {
+                    "name": "bytes",
+                    "type": "bytes_limiting",
+                    "bytes_limiting": {"bytes_per_second": 500, "burst_capacity": 900},
+                }
+            ],
+            clock=clock,
+        )
+        small, large = b"\xc0" * 16, b"\xc1" * 16
+        await proc.consume(request([make_span(small, 1)]))
+        await proc.consume(request([make_span(large, i, attrs={"blob": "x" * 400}) for i in range(2, 5)]))
+        clock.t += 2
+        await proc.decide_due()
+        assert set(sink.span_ids_by_trace()) == {small}
+
+    asyncio.run(run())
+
+
+def test_composite_budgets_through_the_processor_and_records_the_sub_policy():
+    async def run():
+        clock = Clock()
+        composite = {
+            "name": "budget",
+            "type": "composite",
+            "composite": {
+                "max_total_spans_per_second": 4,
+                "composite_sub_policy": [
+                    {"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}},
+                    {"name": "rest", "type": "always_sample"},
+                ],
+                "rate_allocation": [{"policy": "errors", "percent": 50}, {"policy": "rest", "percent": 50}],
+            },
+        }
+        proc, sink, _ = make([composite], clock=clock, record_policy=True)
+        ids = [bytes([0xD0 + i]) * 16 for i in range(4)]
+        spans = [make_span(ids[0], 1, status=ERROR), make_span(ids[0], 2, status=ERROR)]
+        spans += [make_span(ids[1], 3, status=ERROR)]  # errors budget (2) used up: not sampled
+        spans += [make_span(ids[2], 4), make_span(ids[2], 5), make_span(ids[3], 6)]
+        await proc.consume(request(spans))
+        clock.t += 2
+        await proc.decide_due()
+        got = sink.span_ids_by_trace()
+        assert set(got) == {ids[0], ids[2]}
+        marks = {
+            s.trace_id: scope_attrs(ss)["tailsampling.composite_policy"].string_value
+            for _, ss, s in sink.spans()
+        }
+        assert marks == {ids[0]: "errors", ids[2]: "rest"}
+
+    asyncio.run(run())
+
+
+def test_root_rule_and_caches_together():
+    async def run():
+        clock = Clock()
+        proc, sink, reg = make(
+            [always()],
+            clock=clock,
+            decision_wait="5s",
+            decision_wait_after_root_received="1s",
+            decision_cache={"sampled_cache_size": 100},
+        )
+        tid = b"\xe0" * 16
+        await proc.consume(request([make_span(tid, 1, root=True), make_span(tid, 2)]))
+        clock.t += 1
+        assert await proc.decide_due() == 1
+        await proc.consume(request([make_span(tid, 3)]))
+        assert len(sink.span_ids_by_trace()[tid]) == 3
+        assert metric(reg, "early_releases_from_cache_decision", sampled="true") == 1
+        clock.t += 10
+        assert await proc.decide_due() == 0  # the original deadline finds nothing left to do
+
+    asyncio.run(run())
+
+
+def test_assembled_requests_keep_schema_urls_and_large_spans():
+    from cobalt_trace.components.processors.tail_sampling.wire import assemble
+
+    big = make_span(b"\xf0" * 16, 1, attrs={"blob": "y" * 20000}).SerializeToString()
+    res = request([]).peek().resource_spans[0].resource
+    data, count = assemble({(res, "https://r", b"\x0a\x01s", "https://s"): [big], (b"", "", b"", ""): [big]})
+    req = ExportTraceServiceRequest.FromString(data)
+    assert count == 2 and len(req.resource_spans) == 2
+    assert req.resource_spans[0].schema_url == "https://r"
+    assert req.resource_spans[0].scope_spans[0].schema_url == "https://s"
+    assert req.resource_spans[0].scope_spans[0].spans[0].SerializeToString() == big
