@@ -223,7 +223,12 @@ def combine(decisions: dict[int, object]) -> tuple[int, object]:
 def _summarizer(index: dict[str, int], needs: Needs):
     """A function folding a trace's new span fields into its summary, reading only what the
     policies need (None when they need nothing)."""
-    i_start, i_end, i_code, i_flags = index.get("start"), index.get("end"), index.get("code"), index["flags"]
+    i_start, i_end, i_code, i_flags = (
+        index.get("start"),
+        index.get("end"),
+        index.get("code"),
+        index.get("flags"),
+    )
 
     get_start = itemgetter(i_start) if i_start else None
     get_end = itemgetter(i_end) if i_end else None
@@ -257,13 +262,13 @@ def _summarizer(index: dict[str, int], needs: Needs):
         return None
     if len(steps) == 1:
         return steps[0]
-    if steps == [times, status] and (i_start, i_end, i_code, i_flags) == (1, 2, 3, 4):
+    if steps == [times, status] and index == {"start": 1, "end": 2, "code": 3}:
         # the seed's policies: one unpacking loop (measured ~30% cheaper than three map() passes)
 
         def times_and_status(t: _Trace, fields: list) -> None:
             mn, mx = t.min_start, t.max_end
             statuses = set()
-            for _, start, end, status, _ in fields:
+            for _, start, end, status in fields:
                 if mn == 0 or start < mn:
                     mn = start
                 if end > mx:

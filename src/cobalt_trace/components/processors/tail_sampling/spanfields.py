@@ -102,10 +102,8 @@ class Scanner:
     def __init__(
         self, *, parent: bool = False, times: bool = False, status: bool = False, flags: bool = False
     ):
-        wanted = [
-            n for n, on in (("parent", parent), ("start", times), ("end", times), ("code", status)) if on
-        ]
-        wanted.append("flags")  # always read: keeps the result a tuple even when nothing else is wanted
+        fields = (("parent", parent), ("start", times), ("end", times), ("code", status), ("flags", flags))
+        wanted = [name for name, on in fields if on] or ["flags"]  # read something: results stay tuples
         self.index = {name: i + 1 for i, name in enumerate(wanted)}
         col = 1 if _shared_scan is not None else 0
         self._getter = attrgetter("trace_id", *(_NAMES[n][col] for n in wanted))
