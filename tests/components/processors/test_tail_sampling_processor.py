@@ -725,3 +725,23 @@ def test_assembled_requests_keep_schema_urls_and_large_spans():
     assert req.resource_spans[0].schema_url == "https://r"
     assert req.resource_spans[0].scope_spans[0].schema_url == "https://s"
     assert req.resource_spans[0].scope_spans[0].spans[0].SerializeToString() == big
+
+
+def test_a_failing_policy_is_counted_and_skipped():
+    class Broken:
+        stateful = False
+
+        def evaluate(self, trace):
+            raise RuntimeError("boom")
+
+    async def run():
+        clock = Clock()
+        proc, sink, reg = make([always("broken"), always("ok")], clock=clock)
+        proc._policies[0].evaluator = Broken()
+        await proc.consume(request([make_span(b"\xf1" * 16, 1)]))
+        clock.t += 2
+        await proc.decide_due()
+        assert len(sink.spans()) == 1
+        assert metric(reg, "sampling_policy_evaluation_error") == 1
+
+    asyncio.run(run())
