@@ -632,6 +632,9 @@ class TailSamplingProcessor(Component):
         # per-policy [traces, spans] by decision, added to the metrics once per chunk as upstream
         # does once per tick: keeps metric bookkeeping out of the per-trace path
         stats = [([0] * 8, [0] * 8) for _ in self._policies]
+        rows = [
+            (pol, pol.evaluator.evaluate, tr, sp) for pol, (tr, sp) in zip(self._policies, stats, strict=True)
+        ]
         finals = [0] * 8
         started = time.perf_counter()
         while done < self._chunk:
@@ -643,7 +646,7 @@ class TailSamplingProcessor(Component):
                 break
             decision = t.decision
             if decision == _UNSPECIFIED:
-                finals[self._decide(t, now, sampled, stats)] += 1
+                finals[self._decide(t, now, sampled, rows)] += 1
                 done += 1
             elif decision == _EVICTED:
                 t.decision = _EVICTED_COUNTED
@@ -660,13 +663,14 @@ class TailSamplingProcessor(Component):
                         pol.span_counters[d].add(spans[d])
         return done
 
-    def _decide(self, t: _Trace, now: float, sampled: dict, stats: list) -> int:
+    def _decide(self, t: _Trace, now: float, sampled: dict, rows: list) -> int:
         first: dict[int, _Policy] = {}
         spans = t.span_count
         composite_name = ""
-        for pol, (traces_by, spans_by) in zip(self._policies, stats, strict=True):
+        record, first_match = self._record, self._first_match
+        for pol, evaluate, traces_by, spans_by in rows:
             try:
-                d = pol.evaluator.evaluate(t)
+                d = evaluate(t)
             except Exception as exc:
                 self._m_eval_error.add(1)
                 self._log.debug("sampling policy %s failed: %s", pol.name, exc)
@@ -675,10 +679,13 @@ class TailSamplingProcessor(Component):
             spans_by[d] += spans
             if d not in first:
                 first[d] = pol
-            if d == _SAMPLED and self._record and not composite_name:
-                # a composite marks the traces it samples, whoever keeps them in the end
-                composite_name = getattr(pol.evaluator, "last_sampled_by", "")
-            if d == _DROPPED or (d == _SAMPLED and self._first_match):
+            if d == _SAMPLED:
+                if record and not composite_name:
+                    # a composite marks the traces it samples, whoever keeps them in the end
+                    composite_name = getattr(pol.evaluator, "last_sampled_by", "")
+                if first_match:
+                    break
+            elif d == _DROPPED:
                 break
         final, keeper = combine(first)
         t.decision = final
