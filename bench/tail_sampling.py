@@ -17,7 +17,7 @@ Two measurements, each printed as a markdown table row (`--write` also replaces 
    that nothing is released); RSS growth divided by the number of buffered spans.
 
 Both runs use the collector's process tuning (`collector.tuning`: mallopt, gc thresholds, frozen
-start-up objects) and pin the process to one CPU when possible.
+start-up objects).  The process is single-threaded, so spans per CPU-second is spans per core.
 """
 
 from __future__ import annotations
@@ -189,13 +189,13 @@ def build_pipeline(clock):
     return resource, [resource, tail, batch], sink, "resource → tail_sampling → batch"
 
 
-def pin_one_cpu() -> str:
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[-1]})
-        return f"pinned to CPU {cpus[-1]}"
-    except (AttributeError, OSError):
-        return "not pinned"
+def pin(cpu: int | None) -> str:
+    """Optionally pin to one CPU.  Off by default: on a shared 2-core machine a pinned process
+    loses its caches to whatever else runs there and measured ~1.7x more CPU time per span."""
+    if cpu is None:
+        return "not pinned (one thread; CPU time is what is measured)"
+    os.sched_setaffinity(0, {cpu})
+    return f"pinned to CPU {cpu}"
 
 
 async def throughput(n_requests: int) -> dict:
@@ -268,13 +268,15 @@ async def memory(n_spans: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=300, help="requests of 1024 spans for the throughput run")
-    ap.add_argument("--runs", type=int, default=3, help="throughput runs; the median is reported")
+    ap.add_argument("--runs", type=int, default=7, help="throughput runs; the median is reported")
     ap.add_argument("--spans", type=int, default=1_000_000, help="spans to buffer for the memory run")
+    ap.add_argument("--pin", type=int, default=None, help="pin the process to this CPU")
     ap.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--write", action="store_true", help="replace the tail_sampling section of BENCHMARKS.md")
     args = ap.parse_args()
     tune_process()
-    pinned = pin_one_cpu()
+    pinned = pin(args.pin)
+    load = os.getloadavg()[0]
     if args.memory_only:
         print(json.dumps(asyncio.run(memory(args.spans))))
         return
@@ -304,7 +306,8 @@ def main() -> None:
     detail = (
         f"Throughput run: {t['spans_in']:,} spans in, {t['spans_out']:,} kept (errors + slow + 10%), "
         f"{t['cpu_s']:.2f} s CPU, {t['wall_s']:.2f} s wall, serialized spans ~{t['avg_span_bytes']:.0f} B, "
-        f"{pinned}. Memory run: RSS grew {m['rss_growth_mb']:.0f} MiB, {m['released']} spans released."
+        f"{pinned}, load average {load:.2f} when started (other processes on the machine make single "
+        f"runs vary by up to ~2x, hence the median). Memory run: RSS grew {m['rss_growth_mb']:.0f} MiB, {m['released']} spans released."
     )
     print(table)
     print()
