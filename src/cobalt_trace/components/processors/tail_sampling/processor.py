@@ -327,7 +327,6 @@ class TailSamplingProcessor(Component):
             )
             needs_of(p, needs)
         self._policies: list[_Policy] = drops + others
-        self._needs = needs
         self._track_size = self._max_size > 0
         self._scanner = Scanner(
             parent=self._after_root > 0, times=needs.times, status=needs.status, flags=needs.flags

@@ -18,13 +18,12 @@ __all__ = ["Needs", "build_policy", "needs_of"]
 
 @dataclass
 class Needs:
-    """Which per-trace data the configured policies read, so ingest and decisions skip the rest."""
+    """Which span fields the configured policies read at ingest, so the scan skips the rest
+    (attributes, trace state and sizes are read lazily at decision time instead)."""
 
     times: bool = False
     status: bool = False
     flags: bool = False
-    attributes: bool = False
-    size: bool = False
 
 
 def build_policy(
@@ -91,10 +90,6 @@ def needs_of(cfg, needs: Needs | None = None) -> Needs:
         needs.status = True
     elif t == "trace_flags":
         needs.flags = True
-    elif t in ("string_attribute", "numeric_attribute", "boolean_attribute"):
-        needs.attributes = True
-    elif t == "bytes_limiting":
-        needs.size = True
     subs = []
     if t == "and":
         subs = cfg.and_.and_sub_policy
