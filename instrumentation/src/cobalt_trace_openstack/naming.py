@@ -8,18 +8,22 @@ __all__ = ["KNOWN_METHODS", "route_template", "span_name"]
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 
-# A whole path segment that is a number, a UUID (with or without dashes) or a hex id that
-# contains at least one digit (so words such as "deadbeef" or "detail" stay).
+# A whole path segment that is a number, a UUID (with or without dashes), a hex id that contains at
+# least one digit (so words such as "deadbeef" or "detail" stay), or a request id; Swift-style
+# account segments keep their prefix (AUTH_<hex> -> AUTH_{id}). One pass over the path.
 _ID_SEGMENT = re.compile(
+    r"(?<=/)([A-Za-z]+_)?"
     r"(?:\d+"
-    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-    r"|(?=[0-9a-f]*\d)[0-9a-f]{8,}"
-    r"|req-[0-9a-f-]{36})",
-    re.IGNORECASE,
+    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}"
+    r"|req-[0-9a-f-]{36})"
+    r"(?=/|$)"
 )
-# Swift-style account segments keep their prefix: AUTH_<hex> -> AUTH_{id}.
-_PREFIXED_ID = re.compile(r"([A-Za-z]+_)([0-9a-f]{8,})", re.IGNORECASE)
 _MAX_PATH = 2048
+
+
+def _replace(match: re.Match) -> str:
+    return (match.group(1) or "") + "{id}"
 
 
 def route_template(path: str) -> str:
@@ -27,17 +31,7 @@ def route_template(path: str) -> str:
         return "/"
     if len(path) > _MAX_PATH:
         path = path[:_MAX_PATH]
-    segments = path.split("/")
-    for i, seg in enumerate(segments):
-        if not seg:
-            continue
-        if _ID_SEGMENT.fullmatch(seg):
-            segments[i] = "{id}"
-        elif "_" in seg:
-            m = _PREFIXED_ID.fullmatch(seg)
-            if m and any(c.isdigit() for c in m.group(2)):
-                segments[i] = m.group(1) + "{id}"
-    return "/".join(segments)
+    return _ID_SEGMENT.sub(_replace, path)
 
 
 def span_name(method: str, route: str) -> str:

@@ -10,10 +10,13 @@ api-paste.ini::
 from __future__ import annotations
 
 import logging
+import os
+import re
 
 from opentelemetry import context, propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from . import _state
 from .correlation import EnvironIds, with_ids
@@ -46,6 +49,35 @@ class _EnvironGetter(Getter):
 
 
 _GETTER = _EnvironGetter()
+
+# The propagator installed by default (OTEL_PROPAGATORS unset: tracecontext + baggage). While it
+# is the global one, a request with no baggage/tracestate and either no traceparent or a plain
+# version-00 one is parsed here (the SDK's generic path costs ~10 µs); everything else goes through
+# the global propagator.
+_DEFAULT_TEXTMAP = propagate.get_global_textmap()
+_DEFAULT_PROPAGATORS = os.environ.get("OTEL_PROPAGATORS", "tracecontext,baggage").replace(" ", "") in (
+    "tracecontext,baggage",
+    "tracecontext",
+)
+_TRACEPARENT_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ROOT = Context()
+
+
+def _extract(environ):
+    if _DEFAULT_PROPAGATORS and propagate.get_global_textmap() is _DEFAULT_TEXTMAP:
+        if "HTTP_BAGGAGE" not in environ and "HTTP_TRACESTATE" not in environ:
+            header = environ.get("HTTP_TRACEPARENT")
+            if header is None:
+                return _ROOT
+            m = _TRACEPARENT_00.fullmatch(header) if isinstance(header, str) else None
+            if m is not None:
+                trace_id, span_id = int(m.group(1), 16), int(m.group(2), 16)
+                if trace_id and span_id:
+                    sc = SpanContext(
+                        trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(m.group(3), 16))
+                    )
+                    return trace.set_span_in_context(NonRecordingSpan(sc), _ROOT)
+    return propagate.extract(environ, getter=_GETTER)
 
 
 class TracingMiddleware:
@@ -114,7 +146,7 @@ class TracingMiddleware:
             ctx, kind = None, SpanKind.INTERNAL
         else:
             try:
-                ctx = propagate.extract(environ, getter=_GETTER)
+                ctx = _extract(environ)
             except Exception:  # a malformed header starts a new trace
                 ctx = None
             kind = SpanKind.SERVER
