@@ -64,19 +64,23 @@ _ROOT = Context()
 
 
 def _extract(environ):
-    if _DEFAULT_PROPAGATORS and propagate.get_global_textmap() is _DEFAULT_TEXTMAP:
-        if "HTTP_BAGGAGE" not in environ and "HTTP_TRACESTATE" not in environ:
-            header = environ.get("HTTP_TRACEPARENT")
-            if header is None:
-                return _ROOT
-            m = _TRACEPARENT_00.fullmatch(header) if isinstance(header, str) else None
-            if m is not None:
-                trace_id, span_id = int(m.group(1), 16), int(m.group(2), 16)
-                if trace_id and span_id:
-                    sc = SpanContext(
-                        trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(m.group(3), 16))
-                    )
-                    return trace.set_span_in_context(NonRecordingSpan(sc), _ROOT)
+    if (
+        _DEFAULT_PROPAGATORS
+        and propagate.get_global_textmap() is _DEFAULT_TEXTMAP
+        and "HTTP_BAGGAGE" not in environ
+        and "HTTP_TRACESTATE" not in environ
+    ):
+        header = environ.get("HTTP_TRACEPARENT")
+        if header is None:
+            return _ROOT
+        m = _TRACEPARENT_00.fullmatch(header) if isinstance(header, str) else None
+        if m is not None:
+            trace_id, span_id = int(m.group(1), 16), int(m.group(2), 16)
+            if trace_id and span_id:
+                sc = SpanContext(
+                    trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(m.group(3), 16))
+                )
+                return trace.set_span_in_context(NonRecordingSpan(sc), _ROOT)
     return propagate.extract(environ, getter=_GETTER)
 
 
