@@ -12,7 +12,7 @@ venv: $(STAMP)
 $(STAMP): $(VENV_INPUTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]' -e './instrumentation[test]'
+	$(PY) -m pip install -q -e '.[test,store,clickhouse]' -e './instrumentation[test]'
 	@touch $(STAMP)
 
 # Debian packages the tests use (rabbitmq-server, chromium); installed only when running as root.
