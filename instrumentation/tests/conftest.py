@@ -25,11 +25,17 @@ def os_tracing():
     from cobalt_trace_openstack import _state
 
     # The worst case for credential leaks: the operator asked the requests instrumentation to
-    # capture every header.
+    # capture every header. These are read while setup() instruments; restored right after so
+    # other tests in this worker (and their subprocesses) see the environment they expect.
+    saved = dict(os.environ)
     os.environ["OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST"] = ".*"
     os.environ["OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE"] = ".*"
     exporter = InMemorySpanExporter()
-    provider = cobalt_trace_openstack.setup("os-test", cluster="test-cluster", exporter=exporter)
+    try:
+        provider = cobalt_trace_openstack.setup("os-test", cluster="test-cluster", exporter=exporter)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     assert provider is not None and _state.provider is provider
     yield exporter
     # Leave other tests in this worker process unpatched.

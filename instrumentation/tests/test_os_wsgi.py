@@ -193,3 +193,20 @@ def test_route_templates():
     assert route_template("/v3/auth/tokens") == "/v3/auth/tokens"
     assert route_template("/deadbeef/facade") == "/deadbeef/facade"  # words, not ids
     assert route_template("") == "/"
+
+
+@pytest.mark.parametrize("extra", [{}, {"baggage": "k=v"}, {"tracestate": "congo=t61rcWkgMzE"}])
+def test_fast_and_generic_extraction_agree_and_respect_the_callers_sampling(spans, tmp_path, extra):
+    app = load_pipeline(tmp_path, "after")
+    resp = _get(app, "/v2.1/flavors", traceparent=f"00-{PARENT_TRACE}-{PARENT_SPAN}-01", **extra)
+    span = spans.one("GET /v2.1/flavors")
+    assert f"{span.context.trace_id:032x}" == PARENT_TRACE and f"{span.parent.span_id:016x}" == PARENT_SPAN
+    assert span.parent.is_remote and resp.headers["traceresponse"].endswith("-01")
+    if "tracestate" in extra:
+        assert span.context.trace_state.get("congo") == "t61rcWkgMzE"
+    spans.exporter.clear()
+    # The caller decided not to sample: the parent-based sampler follows, nothing is exported.
+    resp = _get(app, "/v2.1/flavors", traceparent=f"00-{PARENT_TRACE}-{PARENT_SPAN}-00", **extra)
+    assert resp.status_int == 200
+    assert spans.named("GET /v2.1/flavors") == []
+    assert resp.headers["traceresponse"].endswith("-00")
