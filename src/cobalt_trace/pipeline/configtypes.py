@@ -5,7 +5,9 @@ Conventions for component `config.py` files:
 - field types: `str`, `int`, `float`, `bool`, `Duration` (seconds; written "5s", "200ms", "1m30s"),
   `Literal[...]`, `list[T]`, `dict[str, T]`, nested dataclasses, `T | None`, `Any` (kept raw);
 - an optional `validate(self) -> list[str]` for cross-field rules; each message may begin with
-  "key: " to name the field it is about;
+  "key: " to name the field it is about.  `decode` calls it on every dataclass it builds, nested
+  ones included, once that dataclass's own fields decoded cleanly (so a parent that still calls
+  a child's `validate` itself only produces the same lines again, which are dropped);
 - a field's YAML key is its name, or `metadata={"key": "yaml-key"}` when the name cannot be.
 Unknown keys are errors, as in the OpenTelemetry Collector.
 """
@@ -78,12 +80,20 @@ def yaml_key(f: dataclasses.Field) -> str:
 def decode(cls: type, raw: Any, path: str = "") -> tuple[Any, list[str]]:
     """Build `cls` from `raw` (a mapping or None).  Returns (instance, errors); on errors the
     instance holds defaults where values were bad."""
-    errors: list[str] = []
+    errors = _Errors()
     value = _decode_value(cls, raw, path, errors)
-    if not errors and value is not None and hasattr(value, "validate"):
-        for msg in value.validate() or ():
-            errors.append(_prefix(path, msg))
-    return value, errors
+    return value, list(dict.fromkeys(errors))  # nested and parent validate() may say the same
+
+
+class _Errors(list):
+    """Error lines, counting those that came from `validate()` so that a parent still runs its own
+    cross-field checks when only a child's rules failed (its fields did decode)."""
+
+    validation = 0
+
+
+def _decode_errors(errors: _Errors) -> int:
+    return len(errors) - errors.validation
 
 
 def _prefix(path: str, msg: str) -> str:
@@ -97,7 +107,8 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _decode_dataclass(cls: type, raw: Any, path: str, errors: list[str]) -> Any:
+def _decode_dataclass(cls: type, raw: Any, path: str, errors: _Errors) -> Any:
+    decode_errors_before = _decode_errors(errors)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -111,20 +122,23 @@ def _decode_dataclass(cls: type, raw: Any, path: str, errors: list[str]) -> Any:
     kwargs = {}
     for key, f in fields.items():
         if key in raw:
-            before = len(errors)
+            before = _decode_errors(errors)
             val = _decode_value(hints[f.name], raw[key], join_path(path, key), errors)
-            if len(errors) == before:
+            if _decode_errors(errors) == before:
                 kwargs[f.name] = val
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as exc:
         errors.append(f"{path or '<root>'}: {exc}")
         return cls()
-    nested_ok = True
-    return obj if nested_ok else cls()
+    if _decode_errors(errors) == decode_errors_before and callable(getattr(obj, "validate", None)):
+        for msg in obj.validate() or ():
+            errors.append(_prefix(path, msg))
+            errors.validation += 1
+    return obj
 
 
-def _decode_value(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
+def _decode_value(tp: Any, raw: Any, path: str, errors: _Errors) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return raw
@@ -136,9 +150,11 @@ def _decode_value(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
         if len(non_none) == 1:
             return _decode_value(non_none[0], raw, path, errors)
         for a in non_none:
-            trial: list[str] = []
+            trial = _Errors()
             val = _decode_value(a, raw, path, trial)
-            if not trial:
+            if _decode_errors(trial) == 0:  # this alternative fits; its own rules may still fail
+                errors.extend(trial)
+                errors.validation += trial.validation
                 return val
         errors.append(f"{path}: value {raw!r} is not one of {', '.join(map(_type_name, non_none))}")
         return None
@@ -148,7 +164,9 @@ def _decode_value(tp: Any, raw: Any, path: str, errors: list[str]) -> Any:
     if origin is Literal:
         allowed = typing.get_args(tp)
         if raw not in allowed:
-            errors.append(f"{path}: unsupported value {raw!r}; expected one of {', '.join(map(repr, allowed))}")
+            errors.append(
+                f"{path}: unsupported value {raw!r}; expected one of {', '.join(map(repr, allowed))}"
+            )
             return allowed[0]
         return raw
     if origin in (list, tuple) or tp in (list, tuple):
