@@ -210,3 +210,18 @@ def test_fast_and_generic_extraction_agree_and_respect_the_callers_sampling(span
     assert resp.status_int == 200
     assert spans.named("GET /v2.1/flavors") == []
     assert resp.headers["traceresponse"].endswith("-00")
+
+
+def test_request_id_set_by_the_service_itself_is_read_from_the_response(spans):
+    """Glance has no RequestId filter: its context middleware returns the id in the response."""
+    from cobalt_trace_openstack.wsgi import TracingMiddleware
+
+    rid = "req-0b9f4a6e-5f7d-4e1c-9a7b-3c2d1e0f9a8b"
+
+    def glance_like(environ, start_response):
+        start_response("200 OK", [("X-Openstack-Request-Id", rid)])
+        return [b"[]"]
+
+    assert _get(TracingMiddleware(glance_like), "/v2/images").headers["x-openstack-request-id"] == rid
+    span = spans.one("GET /v2/images")
+    assert span.attributes["openstack.request_id"] == rid == span.attributes["openstack.global_request_id"]

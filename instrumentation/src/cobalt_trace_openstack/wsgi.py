@@ -111,11 +111,11 @@ class TracingMiddleware:
             LOG.debug("cobalt-trace: cannot start request span: %s", type(exc).__name__)
             return self.app(environ, start_response)
 
-        seen = [None]  # the status line given to start_response
+        seen = [None, None]  # the status line and headers given to start_response
 
         def traced_start_response(status, headers, exc_info=None):
             try:
-                seen[0] = status
+                seen[0], seen[1] = status, headers
                 ctx = span.get_span_context()
                 if ctx.is_valid:
                     headers.append(
@@ -128,7 +128,7 @@ class TracingMiddleware:
         try:
             result = self.app(environ, traced_start_response)
         except BaseException as exc:
-            self._finish(span, environ, seen[0], exc)
+            self._finish(span, environ, seen, exc)
             raise
         finally:
             try:
@@ -136,7 +136,7 @@ class TracingMiddleware:
             except Exception:
                 pass
         if isinstance(result, list | tuple):
-            self._finish(span, environ, seen[0], None)
+            self._finish(span, environ, seen, None)
             return result
         return _TracedBody(result, self, span, environ, seen)
 
@@ -196,15 +196,16 @@ class TracingMiddleware:
         token = context.attach(with_ids(EnvironIds(environ), trace.set_span_in_context(span, ctx)))
         return span, token
 
-    def _finish(self, span, environ, status, exc) -> None:
+    def _finish(self, span, environ, seen, exc) -> None:
         try:
             if span.is_recording():
+                status = seen[0]
                 ids = EnvironIds(environ)
                 attrs = {}
-                rid = ids.request_id
+                rid = ids.request_id or _response_request_id(seen[1])
                 if rid:
                     attrs["openstack.request_id"] = rid
-                gid = ids.global_id
+                gid = ids.global_request_id or rid
                 if gid:
                     attrs["openstack.global_request_id"] = gid
                 project = environ.get("HTTP_X_PROJECT_ID")
@@ -230,6 +231,15 @@ class TracingMiddleware:
             span.end()
         except Exception as err:
             LOG.debug("cobalt-trace: cannot finish request span: %s", type(err).__name__)
+
+
+def _response_request_id(headers):
+    """Services that set the request id themselves (Glance's context middleware) only return it
+    in the ``x-openstack-request-id`` response header."""
+    for name, value in headers or ():
+        if name.lower() == "x-openstack-request-id":
+            return value
+    return None
 
 
 class _TracedBody:
@@ -259,7 +269,7 @@ class _TracedBody:
     def _end(self, exc):
         if not self._done:
             self._done = True
-            self._mw._finish(self._span, self._environ, self._seen[0], exc)
+            self._mw._finish(self._span, self._environ, self._seen, exc)
 
 
 def filter_factory(global_conf, **local_conf):
