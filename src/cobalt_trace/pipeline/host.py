@@ -15,8 +15,13 @@ class Host:
     def __init__(self, telemetry: Telemetry, extensions: dict[ComponentID, Any] | None = None):
         self.telemetry = telemetry
         self.extensions: dict[ComponentID, Any] = dict(extensions or {})
-        # set by the service: loops back into a pipeline of this process (loadbalancing to self)
+        # pipeline id -> its first consumer (set by the service)
         self.local_consumers: dict[str, Any] = {}
+        # "host:port" (or ("*", port) for a wildcard bind) of this process's own OTLP receivers
+        # -> the consumer behind them, so a loadbalancing exporter can skip the network to itself
+        self.local_endpoints: dict[Any, Any] = {}
+        # true from the end of start-up to the beginning of shutdown (health_check reads it)
+        self.ready = False
 
     def get_extension(self, ref: str | ComponentID) -> Any:
         from .component import ComponentID

@@ -63,6 +63,7 @@ class OtlpReceiver(Component):
                 observer = TransportObserver(metrics, str(self.id), "grpc")
                 self._grpc = GrpcTraceServer(self, protocols.grpc, observer, auth)
                 self.grpc_port = await self._grpc.start()
+                self._register_local(host, protocols.grpc.endpoint, self.grpc_port)
             if protocols.http is not None:
                 auth = _authenticator(host, protocols.http.auth)
                 observer = TransportObserver(metrics, str(self.id), "http")
@@ -71,6 +72,19 @@ class OtlpReceiver(Component):
         except BaseException:
             await self.shutdown()
             raise
+
+    def _register_local(self, host, endpoint: str, port: int | None) -> None:
+        """Let a loadbalancing exporter in this process find us by address and skip the network."""
+        registry = getattr(host, "local_endpoints", None)
+        if registry is None or port is None or endpoint.startswith("unix:"):
+            return
+        bind = endpoint.rpartition(":")[0].strip("[]")
+        if bind in ("", "0.0.0.0", "::"):
+            registry[("*", port)] = self.next_consumer
+        else:
+            registry[f"{bind}:{port}"] = self.next_consumer
+            if bind == "localhost":
+                registry[f"127.0.0.1:{port}"] = self.next_consumer
 
     async def shutdown(self) -> None:
         servers, self._grpc, self._http = (self._grpc, self._http), None, None
