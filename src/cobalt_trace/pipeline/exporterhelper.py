@@ -8,7 +8,10 @@ otherwise, with `retry_after` when the server asked for a delay).  `ExporterHelp
 
 Config keys and defaults follow upstream `configretry` and `exporterhelper` (`retry_on_failure`,
 `sending_queue`, `timeout`).  The queue sits behind the small `SendQueue` interface
-(put/get/ack/close) so a persistent queue can replace the in-memory one later.
+(offer/put/get/ack/abandon/close): `MemoryQueue` here, or with `sending_queue.storage:
+file_storage/<name>` the `PersistentQueue` on disk (`persistentqueue.py`), opened at `start(host)`
+from that extension as the client `exporter_<type>_<name>_traces`.  A request interrupted by
+shutdown is then left on disk for the next start instead of being dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..wire.batch import SpanBatch
+from .component import ComponentID, Kind
 from .configtypes import Duration
 from .errors import ConsumerError, PermanentError, RetryableError
 
@@ -82,7 +86,7 @@ class RetryConfig:
 
 @dataclass
 class QueueConfig:
-    """`sending_queue` (upstream `exporterhelper.QueueBatchConfig`), in memory only for now.
+    """`sending_queue` (upstream `exporterhelper.QueueBatchConfig`); on disk with `storage`.
 
     A request counts against `queue_size` until it is finished (sent or given up), not only while
     it waits, so the bound also covers what the `num_consumers` workers hold — as a persistent
@@ -109,7 +113,10 @@ class QueueConfig:
         if self.sizer == "bytes":
             errors.append("sizer: 'bytes' is not supported yet; use 'requests' or 'items'")
         if self.storage:
-            errors.append("storage: persistent queues are not supported yet")
+            try:
+                ComponentID.parse(self.storage)
+            except ValueError as exc:
+                errors.append(f"storage: {exc}")
         if self.batch is not None:
             errors.append(
                 "batch: batching in the sending queue is not supported yet; use the batch processor"
@@ -126,6 +133,11 @@ class _Closed(Exception):
     pass
 
 
+class _ShutdownInterrupt(PermanentError):
+    """Retrying stopped because the exporter is shutting down (upstream `experr.shutdownErr`):
+    a persistent queue keeps such a request for the next start."""
+
+
 @dataclass(slots=True)
 class _Request:
     batch: SpanBatch
@@ -134,20 +146,27 @@ class _Request:
 
 class SendQueue(Protocol):
     """What the workers read from.  `get` hands out a token that must be `ack`ed once the request
-    is finished (sent or given up); a persistent queue deletes the record on ack."""
+    is finished (sent or given up), or `abandon`ed when shutdown interrupted it; a persistent
+    queue deletes the record on ack and keeps it on abandon.  `drain_remaining` is called once the
+    workers stopped and returns the requests the queue gives up."""
 
     capacity: int
+    persistent: bool
 
     @property
     def size(self) -> int: ...
 
-    def offer(self, request: _Request) -> bool: ...
+    async def offer(self, request: _Request) -> bool: ...
 
     async def put(self, request: _Request) -> None: ...
 
     async def get(self) -> tuple[_Request, Any] | None: ...
 
     def ack(self, token: Any) -> None: ...
+
+    def abandon(self, token: Any) -> bool:
+        """Returns whether the request's data is lost."""
+        ...
 
     def close(self) -> None: ...
 
@@ -156,6 +175,8 @@ class SendQueue(Protocol):
 
 class MemoryQueue:
     """A bounded FIFO measured in requests or in spans (`sizer`)."""
+
+    persistent = False
 
     def __init__(self, capacity: int, sizer: str = "requests"):
         self.capacity = capacity
@@ -173,7 +194,10 @@ class MemoryQueue:
     def _weight(self, request: _Request) -> int:
         return request.batch.span_count if self._by_items else 1
 
-    def offer(self, request: _Request) -> bool:
+    async def offer(self, request: _Request) -> bool:
+        return self._offer_now(request)
+
+    def _offer_now(self, request: _Request) -> bool:
         if self._closed:
             raise _Closed
         weight = self._weight(request)
@@ -190,7 +214,7 @@ class MemoryQueue:
             raise PermanentError(f"request of {weight} spans is larger than the queue ({self.capacity})")
         while not self._closed and self._size + weight > self.capacity:
             await _wait(self._putters)
-        if not self.offer(request):  # cannot happen on one loop, but never lose data silently
+        if not self._offer_now(request):  # cannot happen on one loop, but never lose data silently
             raise QueueFullError()
 
     async def get(self) -> tuple[_Request, Any] | None:
@@ -204,6 +228,10 @@ class MemoryQueue:
     def ack(self, token: Any) -> None:
         self._size -= self._weight(token)
         _wake(self._putters, everyone=True)
+
+    def abandon(self, token: Any) -> bool:
+        self.ack(token)
+        return True
 
     def close(self) -> None:
         self._closed = True
@@ -259,6 +287,7 @@ class ExporterHelper:
         self._retry = retry if retry is not None else RetryConfig()
         self._queue_cfg = queue if queue is not None else QueueConfig()
         self._drain_timeout = drain_timeout
+        self._id = settings.id
         self._name = str(settings.id)
         self.logger = settings.telemetry.child_logger(f"exporter.{self._name}")
         m = settings.telemetry.metrics
@@ -284,12 +313,15 @@ class ExporterHelper:
         self._shut = False
 
     # -- lifecycle --------------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, host=None) -> None:
+        """`host` is needed only for `sending_queue.storage` (to find the storage extension)."""
         self._stopping = asyncio.Event()
         self._in_flight_gauge.set_function(lambda: self._in_flight, **self._labels)
         q = self._queue_cfg
         if q.enabled:
-            self._queue = MemoryQueue(q.queue_size, q.sizer)
+            self._queue = (
+                self._open_persistent_queue(host) if q.storage else MemoryQueue(q.queue_size, q.sizer)
+            )
             self._queue_size_gauge.set_function(
                 lambda: self._queue.size if self._queue else 0, **self._labels
             )
@@ -299,6 +331,30 @@ class ExporterHelper:
                 for i in range(q.num_consumers)
             ]
         self._started = True
+
+    def _open_persistent_queue(self, host) -> SendQueue:
+        from .persistentqueue import PersistentQueue
+
+        q = self._queue_cfg
+        if host is None:
+            raise RuntimeError(
+                f"exporter {self._name}: sending_queue::storage needs the host; the exporter must "
+                "call ExporterHelper.start(host)"
+            )
+        ext = host.get_extension(q.storage)
+        if not callable(getattr(ext, "get_client", None)):
+            raise ValueError(f"sending_queue::storage: extension {q.storage} is not a storage extension")
+        queue = PersistentQueue(
+            ext.get_client(Kind.EXPORTER, self._id, "traces"), q.queue_size, q.sizer, self.logger
+        )
+        if queue.recovered_requests:
+            self.logger.info(
+                "Persistent queue %s: resuming %d requests (%d spans) left by the previous run",
+                q.storage,
+                queue.recovered_requests,
+                queue.recovered_spans,
+            )
+        return queue
 
     async def shutdown(self) -> None:
         """Stop taking data, send what is queued within the drain time, then drop the rest."""
@@ -319,6 +375,13 @@ class ExporterHelper:
             if not_done:
                 await asyncio.gather(*not_done, return_exceptions=True)
         left = self._queue.drain_remaining()
+        if self._queue.persistent:
+            kept = self._queue.stored_requests
+            await self._queue.release_storage()
+            if kept:
+                self.logger.info(
+                    "Shutdown: %d requests stay in the persistent queue for the next start", kept
+                )
         dropped = sum(r.batch.span_count for r in left)
         for r in left:
             self._finish(r, RetryableError("exporter shut down before the data was sent"))
@@ -348,7 +411,7 @@ class ExporterHelper:
         try:
             if cfg.block_on_overflow or cfg.blocking:
                 await self._queue.put(request)
-            elif not self._queue.offer(request):
+            elif not await self._queue.offer(request):
                 raise QueueFullError()
         except _Closed:
             raise RetryableError(f"exporter {self._name} is shut down") from None
@@ -368,6 +431,15 @@ class ExporterHelper:
             request, token = got
             try:
                 await self._send_counted(request.batch)
+            except _ShutdownInterrupt as exc:
+                self._finish(request, exc)
+                if queue.abandon(token):
+                    self.logger.error(
+                        "Exporting failed. Dropping data. error=%s dropped_items=%d",
+                        exc,
+                        request.batch.span_count,
+                    )
+                continue
             except ConsumerError as exc:
                 self._finish(request, exc)
                 self.logger.error(
@@ -377,8 +449,8 @@ class ExporterHelper:
                 )
             except asyncio.CancelledError:
                 self._finish(request, RetryableError("exporter shut down while sending"))
-                self._send_failed.add(request.batch.span_count)
-                queue.ack(token)
+                if queue.abandon(token):
+                    self._send_failed.add(request.batch.span_count)
                 raise
             else:
                 self._finish(request, None)
@@ -399,6 +471,10 @@ class ExporterHelper:
         self._in_flight += 1
         try:
             await self._send_with_retry(batch)
+        except _ShutdownInterrupt:
+            if not (self._queue is not None and self._queue.persistent):
+                self._send_failed.add(n)
+            raise
         except ConsumerError:
             self._send_failed.add(n)
             raise
@@ -443,7 +519,7 @@ class ExporterHelper:
             if error.retry_after is not None:
                 delay = max(delay, float(error.retry_after))
             if self._stopping is not None and self._stopping.is_set():
-                raise PermanentError(f"interrupted due to shutdown: {error}") from error
+                raise _ShutdownInterrupt(f"interrupted due to shutdown: {error}") from error
             if cfg.max_elapsed_time > 0 and time.monotonic() - started + delay > cfg.max_elapsed_time:
                 raise PermanentError(f"no more retries left: {error}") from error
             self.logger.info(
@@ -452,7 +528,7 @@ class ExporterHelper:
                 delay,
             )
             if await self._sleep_unless_stopping(delay):
-                raise PermanentError(f"interrupted due to shutdown: {error}") from error
+                raise _ShutdownInterrupt(f"interrupted due to shutdown: {error}") from error
             interval = min(interval * cfg.multiplier, float(cfg.max_interval))
 
     async def _sleep_unless_stopping(self, delay: float) -> bool:
