@@ -2,9 +2,10 @@
 
 A client's files live in `<directory>/<kind>_<type>_<name>_<client name>/` (upstream names one
 bbolt file the same way, e.g. `exporter_otlp__traces`).  With `compaction.on_rebound`, every
-`check_interval` each client's size on disk is looked at: once it has grown above
-`rebound_needed_threshold_mib` and then fallen below `rebound_trigger_threshold_mib`, its
-partly acknowledged segment files are rewritten to hold only live records.
+`check_interval` each client is looked at: once its files have grown above
+`rebound_needed_threshold_mib` and the data still unacknowledged has then fallen below
+`rebound_trigger_threshold_mib`, its partly acknowledged segment files are rewritten to hold only
+live records (fully acknowledged files are deleted at once anyway, compaction or not).
 """
 
 from __future__ import annotations
@@ -100,10 +101,12 @@ class FileStorage(Component):
         while True:
             await asyncio.sleep(float(comp.check_interval))
             for name, client in list(self._clients.items()):
-                size = client.disk_bytes
-                if size > comp.rebound_needed_threshold_mib * _MIB:
+                if client.disk_bytes > comp.rebound_needed_threshold_mib * _MIB:
                     self._rebound_armed.add(name)
-                elif name in self._rebound_armed and size < comp.rebound_trigger_threshold_mib * _MIB:
+                if (
+                    name in self._rebound_armed
+                    and client.live_bytes < comp.rebound_trigger_threshold_mib * _MIB
+                ):
                     self._rebound_armed.discard(name)
                     try:
                         before, after = client.compact()

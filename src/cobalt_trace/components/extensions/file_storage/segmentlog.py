@@ -134,6 +134,7 @@ class SegmentLog:
         self._active: _Segment | None = None
         self._where: dict[int, tuple[_Segment, int, int]] = {}  # live seq -> segment, offset, length
         self._metas: dict[int, int] = {}
+        self._live_bytes = 0
         self._next_seq = 1
         self._lock_fd: int | None = None
         self._ack_fd: int | None = None
@@ -266,6 +267,7 @@ class SegmentLog:
                 seg.live += 1
                 self._where[seq] = (seg, offset, length)
                 self._metas[seq] = meta
+                self._live_bytes += HEADER.size + length
             if seg.live:
                 self._segments.append(seg)
             else:
@@ -312,6 +314,7 @@ class SegmentLog:
             self._metas[seq] = meta
             seg.seqs.append(seq)
             offset += HEADER.size + length
+        self._live_bytes += offset - start
         seg.live += len(placed)
         seg.size = start + nbytes
         return [seq for seq, _, _ in placed]
@@ -398,6 +401,7 @@ class SegmentLog:
         self._metas.pop(seq, None)
         seg = found[0]
         seg.live -= 1
+        self._live_bytes -= HEADER.size + found[2]
         self._ack_serial += 1
         record = _frame(self._ack_serial, 0, _U64.pack(0) + _U64.pack(seq))
         try:
@@ -445,6 +449,11 @@ class SegmentLog:
         return sum(seg.size for seg in self._segments) + self._ack_bytes
 
     @property
+    def live_bytes(self) -> int:
+        """Bytes of the records not yet acknowledged."""
+        return self._live_bytes
+
+    @property
     def live_count(self) -> int:
         return len(self._where)
 
@@ -452,6 +461,10 @@ class SegmentLog:
         """Rewrite closed segments that hold acknowledged records so they hold only live ones.
         Returns the bytes on disk before and after."""
         before = self.disk_bytes
+        active = self._active
+        flushing = self._flusher is not None and not self._flusher.done()
+        if active is not None and not flushing and active.live < len(active.seqs):
+            self._active = None  # closed now; the next append starts a new file
         for seg in [s for s in self._segments if s is not self._active]:
             live = [s for s in seg.seqs if s in self._where]
             if len(live) < len(seg.seqs):
