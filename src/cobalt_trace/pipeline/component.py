@@ -95,6 +95,13 @@ class Component:
     async def shutdown(self) -> None:
         """Stop accepting, flush what is buffered downstream, release resources."""
 
+    def local_endpoints(self) -> list:
+        """Receivers: where they will listen, known from the config before start ("host:port",
+        or ("*", port) for every interface).  The service maps them to the receiver's consumer in
+        `Host.local_endpoints` before exporters start, so a loadbalancing exporter can hand
+        batches meant for this very process to it without the network."""
+        return []
+
 
 @dataclass(slots=True)
 class CreateSettings:

@@ -84,8 +84,10 @@ def _unknown_keys(raw: dict, allowed: tuple[str, ...], path: str, errors: list[s
 
 
 def _components(
-    kind: Kind, raw: Any, registry: Registry, errors: list[str]
+    kind: Kind, raw: Any, registry: Registry, errors: list[str], rejected: set[ComponentID]
 ) -> dict[ComponentID, ComponentConfig]:
+    """Decode one section; ids written there with an unknown type land in `rejected`, so that
+    pipelines naming them do not also report "not configured"."""
     section = kind.value
     out: dict[ComponentID, ComponentConfig] = {}
     if not _is_map(raw, section, errors):
@@ -100,7 +102,8 @@ def _components(
         factory = registry.get(kind, cid.type)
         if factory is None:
             known = ", ".join(registry.types(kind)) or "none"
-            errors.append(f'{path}: unknown type "{cid.type}" for {section} (valid values: {known})')
+            errors.append(f'{path}: unknown type "{cid.type}" (known: {known})')
+            rejected.add(cid)
             continue
         config, errs = decode(factory.config_type, value, path)
         errors.extend(errs)
@@ -123,81 +126,140 @@ def _id_list(raw: Any, path: str, errors: list[str]) -> list[ComponentID]:
     return ids
 
 
+# -- service::telemetry, as upstream's otelconftelemetry reads it ---------------------------------
+@dataclass
+class _LogsSection:
+    level: str = "info"
+    encoding: str = "console"
+    development: bool = False
+    disable_caller: bool = False
+    disable_stacktrace: bool = False
+    sampling: Any = None
+    output_paths: list[str] = field(default_factory=lambda: ["stderr"])
+    error_output_paths: list[str] = field(default_factory=lambda: ["stderr"])
+    initial_fields: dict[str, Any] = field(default_factory=dict)
+    processors: Any = None
+
+    def validate(self) -> list[str]:
+        errors = []
+        if self.level.lower() not in _LOG_LEVELS:
+            errors.append(f"level: unknown level {self.level!r}; expected one of {', '.join(_LOG_LEVELS)}")
+        if self.encoding not in ("console", "json"):
+            errors.append(f"encoding: unsupported {self.encoding!r}; expected console or json")
+        return errors
+
+
+@dataclass
+class _PrometheusExporter:
+    host: str = "localhost"
+    port: int = 8888
+    without_type_suffix: bool = False
+    without_units: bool = False
+    without_scope_info: bool = False
+    with_resource_constant_labels: Any = None
+
+    def validate(self) -> list[str]:
+        return [] if 0 <= self.port <= 65535 else [f"port: {self.port} is not a port number (0-65535)"]
+
+
+@dataclass
+class _PullExporter:
+    prometheus: _PrometheusExporter | None = None
+
+    def validate(self) -> list[str]:
+        return (
+            [] if self.prometheus is not None else ["prometheus: a pull reader needs the prometheus exporter"]
+        )
+
+
+@dataclass
+class _PullReader:
+    exporter: _PullExporter = field(default_factory=_PullExporter)
+
+
+@dataclass
+class _Reader:
+    pull: _PullReader | None = None
+    periodic: Any = None
+
+    def validate(self) -> list[str]:
+        if self.periodic is not None:
+            return ["periodic: pushing self-metrics is not supported; use a pull reader with prometheus"]
+        return [] if self.pull is not None else ["pull: a reader must be pull (with the prometheus exporter)"]
+
+
+@dataclass
+class _MetricsSection:
+    level: str = "normal"
+    address: str = ""  # the deprecated form of a single prometheus reader
+    readers: list[_Reader] = field(default_factory=list)
+    views: Any = None
+
+    def validate(self) -> list[str]:
+        errors = []
+        if self.level.lower() not in _METRIC_LEVELS:
+            errors.append(f"level: unknown level {self.level!r}; expected one of {', '.join(_METRIC_LEVELS)}")
+        if self.address and _host_port(self.address) is None:
+            errors.append(f"address: expected host:port, got {self.address!r}")
+        if len(self.readers) > 1:
+            errors.append("readers: only one prometheus pull reader is supported")
+        return errors
+
+
+@dataclass
+class _TelemetrySection:
+    logs: _LogsSection = field(default_factory=_LogsSection)
+    metrics: _MetricsSection = field(default_factory=_MetricsSection)
+    traces: Any = None  # accepted for compatibility; the collector does not trace itself
+    resource: dict[str, Any] = field(default_factory=dict)
+
+
+def _host_port(text: str) -> tuple[str, int] | None:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        return None
+    return (host.strip("[]") or "0.0.0.0", int(port))  # ":8888" binds every interface
+
+
 def _telemetry(raw: Any, errors: list[str]) -> TelemetryConfig:
-    cfg = TelemetryConfig()
-    path = "service::telemetry"
-    if not _is_map(raw, path, errors) or not raw:
-        return cfg
-    _unknown_keys(raw, ("logs", "metrics", "traces", "resource"), path, errors)
-    logs = raw.get("logs") or {}
-    if _is_map(logs, f"{path}::logs", errors):
-        level = str(logs.get("level", "info")).lower()
-        if level not in _LOG_LEVELS:
-            errors.append(f"{path}::logs::level: unknown level {level!r}")
-        cfg.log_level = "warning" if level == "warn" else level
-        cfg.log_encoding = str(logs.get("encoding", "console"))
-    resource = raw.get("resource") or {}
-    if _is_map(resource, f"{path}::resource", errors):
-        cfg.resource = dict(resource)
-    metrics = raw.get("metrics") or {}
-    if not _is_map(metrics, f"{path}::metrics", errors):
-        return cfg
-    mpath = f"{path}::metrics"
-    _unknown_keys(metrics, ("level", "address", "readers", "views"), mpath, errors)
-    level = str(metrics.get("level", "normal")).lower()
-    if level not in _METRIC_LEVELS:
-        errors.append(f"{mpath}::level: unknown level {level!r}; expected one of {', '.join(_METRIC_LEVELS)}")
-    cfg.metrics_level = level
-    if level == "none":
+    section, errs = decode(_TelemetrySection, raw, "service::telemetry")
+    errors.extend(errs)
+    level = section.logs.level.lower()
+    metrics = section.metrics
+    cfg = TelemetryConfig(
+        log_level="warning" if level == "warn" else level,
+        log_encoding=section.logs.encoding,
+        metrics_level=metrics.level.lower(),
+        resource=dict(section.resource),
+    )
+    if cfg.metrics_level == "none":
         cfg.metrics_endpoint = None
-        return cfg
-    if "address" in metrics and metrics["address"]:
-        cfg.metrics_endpoint = _host_port(str(metrics["address"]), f"{mpath}::address", errors)
-    readers = metrics.get("readers")
-    if readers:
-        endpoint = _prometheus_reader(readers, f"{mpath}::readers", errors)
-        if endpoint is not None:
-            cfg.metrics_endpoint = endpoint
+    elif metrics.readers and metrics.readers[0].pull and metrics.readers[0].pull.exporter.prometheus:
+        prom = metrics.readers[0].pull.exporter.prometheus
+        cfg.metrics_endpoint = (prom.host, prom.port)
+    elif metrics.address:
+        cfg.metrics_endpoint = _host_port(metrics.address)
     return cfg
 
 
-def _host_port(text: str, path: str, errors: list[str]) -> tuple[str, int] | None:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        errors.append(f"{path}: expected host:port, got {text!r}")
+def _pipeline_id(key: Any, path: str, errors: list[str]) -> str | None:
+    try:
+        pid = ComponentID.parse(str(key))
+    except ValueError as exc:
+        errors.append(f"{path}: invalid pipeline id: {exc}")
         return None
-    return (host.strip("[]") or "0.0.0.0", int(port))
-
-
-def _prometheus_reader(readers: Any, path: str, errors: list[str]) -> tuple[str, int] | None:
-    if not isinstance(readers, list):
-        errors.append(f"{path}: expected a list")
+    if pid.type in ("metrics", "logs", "profiles"):
+        errors.append(f"{path}: only traces pipelines are supported (cobalt-trace is a tracing system)")
         return None
-    found = None
-    for i, reader in enumerate(readers):
-        rpath = f"{path}[{i}]"
-        if not isinstance(reader, dict) or set(reader) - {"pull", "periodic"}:
-            errors.append(f"{rpath}: expected a 'pull' or 'periodic' reader")
-            continue
-        if "periodic" in reader:
-            errors.append(
-                f"{rpath}::periodic: pushing self-metrics is not supported; use a pull/prometheus reader"
-            )
-            continue
-        exporter = ((reader.get("pull") or {}).get("exporter")) or {}
-        prom = exporter.get("prometheus") if isinstance(exporter, dict) else None
-        if not isinstance(prom, dict):
-            errors.append(f"{rpath}::pull::exporter: only the prometheus exporter is supported")
-            continue
-        port = prom.get("port", 8888)
-        if not isinstance(port, int):
-            errors.append(f"{rpath}::pull::exporter::prometheus::port: expected a number, got {port!r}")
-            continue
-        found = (str(prom.get("host", "localhost")), port)
-    return found
+    if pid.type != "traces":
+        errors.append(f'{path}: unknown signal "{pid.type}"; expected traces or traces/<name>')
+        return None
+    return str(pid)
 
 
-def _pipelines(raw: Any, comps: dict[Kind, dict], errors: list[str]) -> dict[str, PipelineConfig]:
+def _pipelines(
+    raw: Any, comps: dict[Kind, dict], rejected: dict[Kind, set], errors: list[str]
+) -> dict[str, PipelineConfig]:
     out: dict[str, PipelineConfig] = {}
     path = "service::pipelines"
     if not _is_map(raw, path, errors):
@@ -207,14 +269,8 @@ def _pipelines(raw: Any, comps: dict[Kind, dict], errors: list[str]) -> dict[str
         return out
     for key, spec in raw.items():
         ppath = f"{path}::{key}"
-        signal, _, name = str(key).partition("/")
-        if signal in ("metrics", "logs", "profiles"):
-            errors.append(f"{ppath}: only traces pipelines are supported (cobalt-trace is a tracing system)")
-            continue
-        if signal != "traces" or (_ and not name):
-            errors.append(f"{ppath}: invalid pipeline id; expected traces or traces/<name>")
-            continue
-        if not _is_map(spec, ppath, errors):
+        pid = _pipeline_id(key, ppath, errors)
+        if pid is None or not _is_map(spec, ppath, errors):
             continue
         spec = spec or {}
         _unknown_keys(spec, ("receivers", "processors", "exporters"), ppath, errors)
@@ -224,13 +280,16 @@ def _pipelines(raw: Any, comps: dict[Kind, dict], errors: list[str]) -> dict[str
             ("processors", Kind.PROCESSOR),
             ("exporters", Kind.EXPORTER),
         ):
-            ids = _id_list(spec.get(section), f"{ppath}::{section}", errors)
-            seen = set()
-            for cid in ids:
-                if cid in seen:
-                    errors.append(f'{ppath}::{section}: {kind.singular} "{cid}" is listed more than once')
-                seen.add(cid)
-                if cid not in comps[kind]:
+            ids: list[ComponentID] = []
+            for cid in _id_list(spec.get(section), f"{ppath}::{section}", errors):
+                if cid in ids:
+                    # A processor instance is a link of the chain: twice would make a loop.
+                    # A receiver or exporter listed twice is still one edge, as upstream treats it.
+                    if kind is Kind.PROCESSOR:
+                        errors.append(f'{ppath}::{section}: references processor "{cid}" multiple times')
+                    continue
+                ids.append(cid)
+                if cid not in comps[kind] and cid not in rejected[kind]:
                     errors.append(
                         f'{ppath}::{section}: references {kind.singular} "{cid}" which is not configured'
                     )
@@ -239,7 +298,7 @@ def _pipelines(raw: Any, comps: dict[Kind, dict], errors: list[str]) -> dict[str
             errors.append(f"{ppath}::receivers: must have at least one receiver")
         if not lists["exporters"]:
             errors.append(f"{ppath}::exporters: must have at least one exporter")
-        out[str(key)] = PipelineConfig(str(key), lists["receivers"], lists["processors"], lists["exporters"])
+        out[pid] = PipelineConfig(pid, lists["receivers"], lists["processors"], lists["exporters"])
     return out
 
 
@@ -248,7 +307,10 @@ def build_config(raw: dict, registry: Registry) -> CollectorConfig:
     if not isinstance(raw, dict):
         raise ConfigError(["<root>: the configuration must be a mapping"])
     _unknown_keys(raw, _TOP_LEVEL, "<root>", errors)
-    comps = {kind: _components(kind, raw.get(kind.value), registry, errors) for kind in _KINDS}
+    rejected: dict[Kind, set[ComponentID]] = {kind: set() for kind in _KINDS}
+    comps = {
+        kind: _components(kind, raw.get(kind.value), registry, errors, rejected[kind]) for kind in _KINDS
+    }
     if raw.get("connectors"):
         errors.append("connectors: connectors are not supported")
     service_raw = raw.get("service")
@@ -257,11 +319,12 @@ def build_config(raw: dict, registry: Registry) -> CollectorConfig:
         errors.append("service: must be configured with at least one pipeline")
     elif _is_map(service_raw, "service", errors):
         _unknown_keys(service_raw, ("extensions", "pipelines", "telemetry"), "service", errors)
-        service.extensions = _id_list(service_raw.get("extensions"), "service::extensions", errors)
+        ids = _id_list(service_raw.get("extensions"), "service::extensions", errors)
+        service.extensions = list(dict.fromkeys(ids))
         for cid in service.extensions:
-            if cid not in comps[Kind.EXTENSION]:
+            if cid not in comps[Kind.EXTENSION] and cid not in rejected[Kind.EXTENSION]:
                 errors.append(f'service::extensions: references extension "{cid}" which is not configured')
-        service.pipelines = _pipelines(service_raw.get("pipelines"), comps, errors)
+        service.pipelines = _pipelines(service_raw.get("pipelines"), comps, rejected, errors)
         service.telemetry = _telemetry(service_raw.get("telemetry"), errors)
     if errors:
         raise ConfigError(errors)

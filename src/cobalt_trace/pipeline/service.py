@@ -22,9 +22,18 @@ from .host import Host
 from .registry import Registry
 from .telemetry import Telemetry
 
-__all__ = ["Service", "Pipeline"]
+__all__ = ["Service", "Pipeline", "StartError"]
 
 log = logging.getLogger("cobalt_trace.service")
+
+
+class StartError(RuntimeError):
+    """A component failed to start; everything started before it has been shut down again."""
+
+    def __init__(self, component_id: ComponentID, kind: Kind, cause: BaseException):
+        super().__init__(f"failed to start {kind.value}::{component_id}: {cause}")
+        self.component_id = component_id
+        self.kind = kind
 
 
 @dataclass
@@ -116,6 +125,22 @@ class Service:
         self._built = True
         return self
 
+    def dry_run(self) -> Service:
+        """Build without starting (`cobalt-trace validate`); raises `ConfigError` with every
+        problem the factories found."""
+        return self.build()
+
+    def _announce_local_endpoints(self) -> None:
+        # Before exporters start, so a loadbalancing exporter resolving its backends at start
+        # already finds the receivers of this process (they add bound ports when they start).
+        for receiver in self.receivers.values():
+            hook = getattr(receiver, "local_endpoints", None)
+            consumer = getattr(receiver, "next_consumer", None)
+            if hook is None or consumer is None:
+                continue
+            for key in hook() or ():
+                self.host.local_endpoints.setdefault(key, consumer)
+
     # -- running --------------------------------------------------------------------------
     def _start_order(self) -> list[Component]:
         order: list[Component] = list(self.extensions.values()) + list(self.exporters.values())
@@ -125,21 +150,24 @@ class Service:
         return order
 
     async def start(self) -> None:
+        """Start everything in dependency order; on a failure shut down what did start and raise
+        `StartError` naming the component."""
         self.build()
+        self._announce_local_endpoints()
         for component in self._start_order():
             try:
                 await component.start(self.host)
             except Exception as exc:
-                log.error("failed to start %s: %s", component.id, exc)
+                log.error("failed to start %s::%s: %s", component.settings.kind.value, component.id, exc)
                 await self.shutdown()
-                raise RuntimeError(
-                    f"failed to start {component.settings.kind.singular} {component.id}: {exc}"
-                ) from exc
+                raise StartError(component.id, component.settings.kind, exc) from exc
             self._started.append(component)
         self.host.ready = True
 
-    async def shutdown(self) -> None:
-        """Stop in reverse start order; one component's failure does not stop the others."""
+    async def shutdown(self) -> list[str]:
+        """Stop receivers, then each pipeline's processors first to last (each flushes into the
+        next, still running), then exporters and extensions.  One component's failure does not
+        stop the others; the failures are logged and returned."""
         self.host.ready = False
         started, self._started = self._started, []
         receivers = [c for c in started if c.settings.kind is Kind.RECEIVER]
@@ -151,8 +179,11 @@ class Service:
         for procs in processors_by_pipeline.values():
             order += procs  # first to last: each flushes into the next, still running
         order += rest  # exporters, then extensions
+        errors = []
         for component in order:
             try:
                 await component.shutdown()
-            except Exception:
+            except Exception as exc:
                 log.exception("error shutting down %s", component.id)
+                errors.append(f"{component.settings.kind.value}::{component.id}: {exc}")
+        return errors
