@@ -21,10 +21,10 @@ from opentelemetry.context import Context
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .correlation import MessageIds, current_ids, with_ids
 from .spans import record_error
+from .w3c import context_from_headers, headers_for
 
 __all__ = [
     "MESSAGE_ID_KEY",
@@ -38,7 +38,6 @@ LOG = logging.getLogger(__name__)
 SENT_AT_KEY = "cobalt_sent_at"
 MESSAGE_ID_KEY = "cobalt_message_id"
 _OUR_KEYS = frozenset({"traceparent", "tracestate", SENT_AT_KEY, MESSAGE_ID_KEY})
-_W3C = TraceContextTextMapPropagator()
 # Set by a producer span so serialize_context can stamp the message it is building.
 _PRODUCING = context.create_key("cobalt_trace_openstack.producing")
 _TRACER_NAME = "cobalt_trace_openstack.messaging"
@@ -87,12 +86,8 @@ class TracingSerializer:
         out = self.inner.serialize_context(ctxt)
         try:
             if isinstance(out, dict) and trace.get_current_span().get_span_context().is_valid:
-                carrier: dict = {}
-                _W3C.inject(carrier)
                 out = dict(out)  # never mutate the caller's dict (NoOpSerializer returns it as is)
-                for key, value in carrier.items():
-                    if isinstance(value, str):
-                        out[key] = value
+                out.update(headers_for(trace.get_current_span().get_span_context()))
                 message_id = context.get_value(_PRODUCING)
                 if isinstance(message_id, str):
                     out[MESSAGE_ID_KEY] = message_id
@@ -238,7 +233,7 @@ def _start_consumer(incoming, system, topic, notification):
     if not isinstance(message, dict):
         message = {}
     try:
-        parent = _W3C.extract(ctxt, context=Context(), getter=_GETTER)
+        parent = context_from_headers(ctxt.get("traceparent"), ctxt.get("tracestate"), ctxt, _GETTER)
     except Exception:  # malformed context: start a new trace
         parent = Context()
     attributes = {
