@@ -81,12 +81,11 @@ class Service:
             ext = self._create(Kind.EXTENSION, cid, None, "", errors)
             if ext is not None:
                 self.extensions[cid] = ext
-        for p in svc.pipelines.values():
-            for cid in p.exporters:
-                if cid not in self.exporters:
-                    exp = self._create(Kind.EXPORTER, cid, None, "", errors)
-                    if exp is not None:
-                        self.exporters[cid] = exp
+        exporter_ids = list(dict.fromkeys(cid for p in svc.pipelines.values() for cid in p.exporters))
+        for cid in exporter_ids:  # once each, even when creating it failed
+            exp = self._create(Kind.EXPORTER, cid, None, "", errors)
+            if exp is not None:
+                self.exporters[cid] = exp
         for p in svc.pipelines.values():
             exporters = [self.exporters[c] for c in p.exporters if c in self.exporters]
             if len(exporters) != len(p.exporters):
