@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
-import uuid
 from collections.abc import Collection
 
 from opentelemetry import context, trace
@@ -132,7 +132,7 @@ def _secrets_of(ctxt) -> list[str]:
 
 
 def _start_producer(system, topic, destination, ctxt, extra):
-    message_id = uuid.uuid4().hex
+    message_id = os.urandom(16).hex()
     rid, gid = _ids_of(ctxt)
     attributes = {
         "messaging.system": system,
