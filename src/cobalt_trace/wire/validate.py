@@ -26,7 +26,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from ._accel import native
 from .errors import WireError
 
-__all__ = ["MAX_DEPTH", "SCHEMA", "validate_request", "validate_request_native", "validate_request_pure"]
+__all__ = [
+    "MAX_DEPTH",
+    "NATIVE",
+    "SCHEMA",
+    "validate_request",
+    "validate_request_native",
+    "validate_request_pure",
+]
 
 MAX_DEPTH = 100
 
@@ -266,5 +273,6 @@ def _validate_native(data: bytes) -> int:
 
 
 validate_request_native = _validate_native if native is not None else None
+NATIVE = validate_request_native is not None
 # Check a serialized ExportTraceServiceRequest; return its span count or raise WireError.
 validate_request = validate_request_native or validate_request_pure
