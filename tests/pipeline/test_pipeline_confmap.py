@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import pytest
+import yaml
 
+from cobalt_trace.pipeline.configtypes import decode
 from cobalt_trace.pipeline.confmap import load_config
 from cobalt_trace.pipeline.errors import ConfigError
 
@@ -215,3 +218,45 @@ def test_top_level_must_be_a_mapping_and_empty_file_is_empty(tmp_path):
 def test_no_source_is_an_error():
     with pytest.raises(ConfigError):
         load_config([], env={})
+
+
+def test_scalars_follow_yaml_1_2_like_the_collector_not_yaml_1_1(tmp_path):
+    cfg = load_text(
+        tmp_path,
+        "a: [no, on, yes, 0123, '1:20', 1:20, 0x1F, 0o17, 2024-01-01, 1e3, .5, true, False, null]\n",
+        {},
+    )
+    assert cfg["a"] == [
+        "no",
+        "on",
+        "yes",
+        123,
+        "1:20",
+        "1:20",
+        31,
+        15,
+        "2024-01-01",
+        1000.0,
+        0.5,
+        True,
+        False,
+        None,
+    ]
+
+
+def test_a_number_from_a_variable_keeps_its_text_for_string_fields(tmp_path):
+    @dataclass
+    class Cfg:
+        tenant: str = ""
+        version: str = ""
+        port: int = 0
+
+    raw = load_text(
+        tmp_path, "tenant: ${env:T}\nversion: ${env:V}\nport: ${env:T}\n", {"T": "0123", "V": "1.10"}
+    )
+    assert raw["port"] == 123
+    cfg, errors = decode(Cfg, raw)
+    assert errors == []
+    assert (cfg.tenant, cfg.version, cfg.port) == ("0123", "1.10", 123)
+    assert type(cfg.port) is int
+    assert yaml.safe_dump(raw, sort_keys=True) == "port: 123\ntenant: 123\nversion: 1.1\n"

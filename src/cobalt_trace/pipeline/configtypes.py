@@ -201,7 +201,7 @@ def _decode_value(tp: Any, raw: Any, path: str, errors: _Errors) -> Any:
         return False
     if tp is int:
         if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
+            return int(raw)
         if isinstance(raw, str) and re.fullmatch(r"[+-]?\d+", raw.strip()):
             return int(raw)
         errors.append(f"{path}: expected an integer, got {raw!r}")
@@ -217,6 +217,9 @@ def _decode_value(tp: Any, raw: Any, path: str, errors: _Errors) -> Any:
     if tp is str:
         if isinstance(raw, str):
             return raw
+        original = getattr(raw, "original", None)  # `${env:X}` read as a number: keep its text
+        if isinstance(original, str):
+            return original
         if raw is None:
             return ""
         if isinstance(raw, (int, float, bool)):

@@ -10,6 +10,12 @@
   holding `4317` becomes an int.  An unset variable without default expands to "" and is logged,
   as upstream does.
 Every problem (missing file, YAML syntax, bad `${...}`) is reported at once in a `ConfigError`.
+
+Scalars are typed by YAML 1.2's core schema, as the collector's Go YAML library does, not by
+PyYAML's YAML 1.1 rules: `no`/`on`/`yes` stay text, `0123` is 123 (not octal 83), `1:20` is
+text (not 80 seconds in base 60), dates stay text.  A whole-scalar `${...}` that reads as a
+number still remembers what the variable said, so a string field gets "0123", not "123"
+(upstream keeps the original text for string fields too).
 """
 
 from __future__ import annotations
@@ -92,10 +98,48 @@ def _inline_yaml(text: str, source: str, errors: list[str]) -> dict | None:
     return parse_yaml(text, source, errors)
 
 
+class _CoreSchemaLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema implicit types (see the module docstring)."""
+
+    def construct_core_int(self, node) -> int:
+        text = self.construct_scalar(node).replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        if digits[:2] in ("0o", "0x"):
+            return sign * int(digits[2:], 8 if digits[1] == "o" else 16)
+        return sign * int(digits, 10)
+
+
+_YAML11_TYPES = ("bool", "int", "float", "timestamp")  # PyYAML's YAML 1.1 resolvers, replaced below
+_CoreSchemaLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag.rsplit(":", 1)[-1] not in _YAML11_TYPES]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_CoreSchemaLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_CoreSchemaLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_CoreSchemaLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
+_CoreSchemaLoader.add_constructor("tag:yaml.org,2002:int", _CoreSchemaLoader.construct_core_int)
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_CoreSchemaLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_yaml(text: str, where: str, errors: list[str], *, mapping: bool = True) -> Any:
     """Parse `text`; a syntax error is appended as `where: line L, column C: problem`."""
     try:
-        data = yaml.safe_load(text)
+        data = _load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -218,14 +262,35 @@ def _resolve(ref: str, env: Mapping[str, str], path: str) -> str:
     return ""
 
 
+class ExpandedInt(int):
+    """An int that came from `${...}`; `original` is the variable's text (for string fields)."""
+
+    original: str
+
+
+class ExpandedFloat(float):
+    original: str
+
+
+# so that a loaded config can still be written back out (debugging, `validate` output)
+yaml.SafeDumper.add_representer(ExpandedInt, yaml.representer.SafeRepresenter.represent_int)
+yaml.SafeDumper.add_representer(ExpandedFloat, yaml.representer.SafeRepresenter.represent_float)
+
+
 def _as_scalar(text: str) -> Any:
     """Types follow YAML (`4317` → int, `true` → bool); anything YAML cannot read stays text."""
     if text == "":
         return ""
     try:
-        value = yaml.safe_load(text)
+        value = _load(text)
     except yaml.YAMLError:
         return text
     if value is None or isinstance(value, (dict, list)) and not text.lstrip().startswith(("{", "[")):
         return text  # "~", "null" or a comment-only value: keep what the variable said
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = ExpandedInt(value)
+        value.original = text
+    elif isinstance(value, float):
+        value = ExpandedFloat(value)
+        value.original = text
     return _string_keys(value)
