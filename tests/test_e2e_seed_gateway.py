@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 import yaml
-from cobalt_trace.wire.otlp_json import traces_from_json
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -18,6 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
+from cobalt_trace.wire.otlp_json import traces_from_json
 from conftest import FIXTURES, free_port, wait_port
 
 
