@@ -23,9 +23,12 @@ __all__ = [
     "find",
     "find_all",
     "kubectl_kustomize",
+    "local_files",
+    "pod_env",
     "pod_spec",
     "render",
     "renderer",
+    "rewrite_paths",
     "selects",
 ]
 
@@ -108,3 +111,34 @@ def collector_config(objs: list[dict], workload: dict) -> dict:
     volume = next(v for v in pod_spec(workload)["volumes"] if v["name"] == mount["name"])
     cm = find(objs, "ConfigMap", volume["configMap"]["name"])
     return yaml.safe_load(cm["data"][path.name])
+
+
+def pod_env(objs: list[dict], workload: dict) -> dict[str, str]:
+    """The environment the collector sees: envFrom ConfigMaps, then env values."""
+    env: dict[str, str] = {}
+    c = container(workload)
+    for ef in c.get("envFrom") or []:
+        env.update(find(objs, "ConfigMap", ef["configMapRef"]["name"])["data"])
+    for e in c.get("env") or []:
+        assert "value" in e, f"only literal env values are expected, got {e}"
+        env[e["name"]] = e["value"]
+    return env
+
+
+def rewrite_paths(node, files: dict[str, str]):
+    """Replace the values of the keys in `files` anywhere in a config (TLS files, store path)."""
+    if isinstance(node, dict):
+        return {k: files[k] if k in files else rewrite_paths(v, files) for k, v in node.items()}
+    if isinstance(node, list):
+        return [rewrite_paths(v, files) for v in node]
+    return node
+
+
+def local_files(pki, tmp_path: Path) -> dict[str, str]:
+    """Files of this machine for the in-cluster paths of the configs (the checks read certificates)."""
+    return {
+        "cert_file": str(pki.server.cert),
+        "key_file": str(pki.server.key),
+        "ca_file": str(pki.ca.cert),
+        "path": str(tmp_path / "store"),
+    }

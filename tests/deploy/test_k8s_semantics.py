@@ -20,8 +20,11 @@ from k8s_manifests import (
     container,
     find,
     find_all,
+    local_files,
+    pod_env,
     pod_spec,
     render,
+    rewrite_paths,
     selects,
 )
 
@@ -66,18 +69,6 @@ def _container_port(workload: dict, ref: int | str) -> int:
     raise AssertionError(f"{workload['metadata']['name']}: no container port {ref!r}")
 
 
-def _pod_env(objs: list[dict], workload: dict) -> dict[str, str]:
-    """The environment the collector sees: envFrom ConfigMaps, then env values."""
-    env: dict[str, str] = {}
-    c = container(workload)
-    for ef in c.get("envFrom") or []:
-        env.update(find(objs, "ConfigMap", ef["configMapRef"]["name"])["data"])
-    for e in c.get("env") or []:
-        assert "value" in e, f"only literal env values are expected, got {e}"
-        env[e["name"]] = e["value"]
-    return env
-
-
 def _expand(text: str, env: dict[str, str]) -> str:
     def sub(m: re.Match) -> str:
         name, default = m.group(1), m.group(2)
@@ -89,7 +80,7 @@ def _expand(text: str, env: dict[str, str]) -> str:
 
 def _resolved_config(objs: list[dict], workload: dict) -> dict:
     raw = yaml.safe_dump(collector_config(objs, workload))
-    return yaml.safe_load(_expand(raw, _pod_env(objs, workload)))
+    return yaml.safe_load(_expand(raw, pod_env(objs, workload)))
 
 
 def _port_of(endpoint: str) -> int:
@@ -199,7 +190,7 @@ def test_gateway_exposes_seed_ports_and_runs_two_replicas():
 def test_gateway_config_keeps_the_seed_processors_and_export(overlay):
     objs, gw = _gateway(overlay)
     config = collector_config(objs, gw)
-    env = _pod_env(objs, gw)
+    env = pod_env(objs, gw)
     assert config["processors"]["batch"] == SEED["processors"]["batch"]
     assert config["processors"]["tail_sampling"] == SEED["processors"]["tail_sampling"]
     (attr,) = config["processors"]["resource"]["attributes"]
@@ -243,7 +234,7 @@ def test_the_cluster_name_varies_by_overlay_only_through_the_env_configmap():
     gateway_configs = set()
     for overlay in GATEWAY_OVERLAYS:
         objs, gw = _gateway(overlay)
-        assert _pod_env(objs, gw)["CLUSTER_NAME"] == overlay
+        assert pod_env(objs, gw)["CLUSTER_NAME"] == overlay
         gateway_configs.add(yaml.safe_dump(collector_config(objs, gw)))
     assert len(gateway_configs) == 1  # one config file for every cluster, no copies
 
@@ -277,28 +268,10 @@ def _decode_errors(config: dict) -> list[str]:
     return errors
 
 
-def _rewrite_paths(node, files: dict[str, str]):
-    """Point TLS files and the store path of an in-cluster config at files of this machine."""
-    if isinstance(node, dict):
-        return {k: files[k] if k in files else _rewrite_paths(v, files) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_rewrite_paths(v, files) for v in node]
-    return node
-
-
-def _local_files(pki, tmp_path) -> dict[str, str]:
-    return {
-        "cert_file": str(pki.server.cert),
-        "key_file": str(pki.server.key),
-        "ca_file": str(pki.ca.cert),
-        "path": str(tmp_path / "store"),
-    }
-
-
 def _local_config(objs: list[dict], workload: dict, pki, tmp_path) -> dict:
     """The config as the pod resolves it, with its TLS files and store directory on this machine
     (the checks read certificate files)."""
-    return _rewrite_paths(_resolved_config(objs, workload), _local_files(pki, tmp_path))
+    return rewrite_paths(_resolved_config(objs, workload), local_files(pki, tmp_path))
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -337,16 +310,16 @@ def test_cobalt_trace_validate_accepts_the_configmaps(overlay, pki, tmp_path):
     pod's environment (files moved to this machine)."""
     objs = render(overlay)
     for w in _workloads(objs):
-        config = _rewrite_paths(collector_config(objs, w), _local_files(pki, tmp_path))
-        out = _cli_validate(config, _pod_env(objs, w), tmp_path, w["metadata"]["name"])
+        config = rewrite_paths(collector_config(objs, w), local_files(pki, tmp_path))
+        out = _cli_validate(config, pod_env(objs, w), tmp_path, w["metadata"]["name"])
         assert out.returncode == 0, f"{overlay}/{w['metadata']['name']}:\n{out.stdout}{out.stderr}"
 
 
 def test_cobalt_trace_validate_rejects_a_broken_gateway_config(pki, tmp_path):
     objs, gw = _gateway("control-plane")
-    config = _rewrite_paths(collector_config(objs, gw), _local_files(pki, tmp_path))
+    config = rewrite_paths(collector_config(objs, gw), local_files(pki, tmp_path))
     config["exporters"]["loadbalancing"]["resolver"]["dns"]["hostnme"] = "x"
-    out = _cli_validate(config, _pod_env(objs, gw), tmp_path, "broken")
+    out = _cli_validate(config, pod_env(objs, gw), tmp_path, "broken")
     assert out.returncode == 1
     assert "hostnme" in out.stderr
 
