@@ -73,9 +73,9 @@ def make_request(
                 )
                 span.attributes.add(key="unset")  # KeyValue without a value
                 if n % 4 == 1:
-                    span.events.add(time_unix_nano=span.start_time_unix_nano + 5, name="retry").attributes.extend(
-                        [kv("attempt", 2), kv("reason", "timeout")]
-                    )
+                    span.events.add(
+                        time_unix_nano=span.start_time_unix_nano + 5, name="retry"
+                    ).attributes.extend([kv("attempt", 2), kv("reason", "timeout")])
                 if n % 5 == 0:
                     link = span.links.add(trace_id=rnd.randbytes(16), span_id=rnd.randbytes(8), flags=1)
                     link.attributes.append(kv("link.kind", "follows"))

@@ -35,7 +35,7 @@ class CachedRewriter:
         cache = self._cache
         if len(cache) >= self.max_entries:
             cache.clear()
-        cache[bytes(data)] = out
+        cache[data] = out
         return out
 
     def __len__(self) -> int:
