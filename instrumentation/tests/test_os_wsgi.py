@@ -225,3 +225,29 @@ def test_request_id_set_by_the_service_itself_is_read_from_the_response(spans):
     assert _get(TracingMiddleware(glance_like), "/v2/images").headers["x-openstack-request-id"] == rid
     span = spans.one("GET /v2/images")
     assert span.attributes["openstack.request_id"] == rid == span.attributes["openstack.global_request_id"]
+
+
+def test_a_failing_tracer_never_fails_the_request(tmp_path):
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from cobalt_trace_openstack.wsgi import TracingMiddleware
+
+    class BrokenTracer:
+        def start_span(self, *args, **kwargs):
+            raise RuntimeError("tracer broken")
+
+    class BrokenProvider(NoOpTracerProvider):
+        def get_tracer(self, *args, **kwargs):
+            return BrokenTracer()
+
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    mw = TracingMiddleware(app, tracer_provider=BrokenProvider())
+    resp = _get(mw, "/v2.1/servers")
+    assert resp.status_int == 200 and resp.body == b"ok" and calls == ["/v2.1/servers"]
+    assert "traceresponse" not in resp.headers
