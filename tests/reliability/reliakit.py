@@ -15,16 +15,17 @@ from cobalt_trace.wire.otlp_raw import RequestRaw, SpanLite
 __all__ = ["make_request", "make_batch", "span_ids", "make_settings", "run"]
 
 
-def make_request(first_id: int, n_spans: int, *, service: str = "nova-api") -> bytes:
+def make_request(first_id: int, n_spans: int, *, service: str = "nova-api", filler: int = 0) -> bytes:
     """An ExportTraceServiceRequest whose spans have span ids first_id .. first_id+n-1 (8 bytes,
-    big-endian), so a sink can tell every span apart."""
+    big-endian), so a sink can tell every span apart.  `filler` adds an attribute of that many bytes
+    to each span."""
     req = trace_service_pb2.ExportTraceServiceRequest()
     rs = req.resource_spans.add()
     rs.resource.attributes.add(key="service.name", value=common_pb2.AnyValue(string_value=service))
     ss = rs.scope_spans.add()
     ss.scope.name = "cobalt.reliability"
     for i in range(first_id, first_id + n_spans):
-        ss.spans.add(
+        span = ss.spans.add(
             trace_id=(i // 8 + 1).to_bytes(16, "big"),
             span_id=i.to_bytes(8, "big"),
             name="GET /servers/{id}",
@@ -32,6 +33,8 @@ def make_request(first_id: int, n_spans: int, *, service: str = "nova-api") -> b
             start_time_unix_nano=1_700_000_000_000_000_000 + i,
             end_time_unix_nano=1_700_000_000_001_000_000 + i,
         )
+        if filler:
+            span.attributes.add(key="filler", value=common_pb2.AnyValue(string_value="x" * filler))
     return req.SerializeToString()
 
 
