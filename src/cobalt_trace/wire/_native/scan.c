@@ -109,7 +109,7 @@ static inline int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *
     return 2;
 }
 
-static int utf8_valid(const uint8_t *s, size_t n) {
+static int utf8_valid_slow(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         while (i + 8 <= n) { /* ASCII, a word at a time */
@@ -144,6 +144,19 @@ static int utf8_valid(const uint8_t *s, size_t n) {
         }
     }
     return 1;
+}
+
+/* Almost every string on the wire is ASCII: OR all bytes together without branching first. */
+static inline int utf8_valid(const uint8_t *s, size_t n) {
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++) acc |= s[i];
+    return (acc & 0x8080808080808080ULL) ? utf8_valid_slow(s, n) : 1;
 }
 
 /* ---- validation ------------------------------------------------------------------------- */
