@@ -244,8 +244,11 @@ def gateway_yaml(
     receiver_extra: str = "",
     exporter_extra: str = "",
     http_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> str:
-    """A gateway: otlp receiver → processors → otlp exporter to the sink, no self-metrics port."""
+    """A gateway: otlp receiver → processors → otlp exporter to the sink; self-metrics only on
+    `metrics_port`."""
+    metrics = f"{{address: 127.0.0.1:{metrics_port}}}" if metrics_port else "{level: none}"
     http = f"\n      http:\n        endpoint: 127.0.0.1:{http_port}{receiver_extra}" if http_port else ""
     return f"""
 extensions:
@@ -267,7 +270,7 @@ exporters:
 service:
   extensions: [{", ".join(extension_ids or [])}]
   telemetry:
-    metrics: {{level: none}}
+    metrics: {metrics}
   pipelines:
     traces:
       receivers: [otlp]
