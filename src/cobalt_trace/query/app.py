@@ -13,6 +13,8 @@ from .cobalt import CobaltAPI
 from .http import Request, Response, Router
 from .jaeger import JaegerAPI, jaeger_error
 from .tempo import PROTOBUF, TempoAPI
+from .ui import ui_routes
+from .ui_api import UIAPI
 
 __all__ = ["create_app"]
 
@@ -25,6 +27,8 @@ def create_app(reader: TraceReader) -> Router:
     for method, path, handler, errors in jaeger.routes():
         router.add(method, path, handler, errors)
     for method, path, handler in cobalt.routes():
+        router.add(method, path, handler)
+    for method, path, handler in [*UIAPI(reader).routes(), *ui_routes()]:
         router.add(method, path, handler)
 
     def wants_tempo(req: Request) -> bool:
