@@ -138,6 +138,7 @@ class ClientStats:
     accepted_spans: int = 0
     codes: Counter = field(default_factory=Counter)  # gRPC codes of refused attempts
     with_retry_info: int = 0
+    without_retry_info: dict = field(default_factory=dict)  # code -> one example message
 
 
 class OtlpClient:
@@ -165,6 +166,8 @@ class OtlpClient:
             self.stats.codes[code] += 1
             if delay is not None:
                 self.stats.with_retry_info += 1
+            else:
+                self.stats.without_retry_info.setdefault(code, exc.details())
             return SendResult(code, delay)
         return SendResult(None)
 
