@@ -14,8 +14,8 @@ records every span id it acknowledges):
   until every acknowledged span arrived.
 - overload: memory_limiter first (limit 200 MiB, spike 80 MiB); the sink answers each request
   after 150 ms and the exporter has 2 consumers, so the gateway can forward 2,667 spans/s
-  (200-span requests of ~400 KB); new data is offered at 3x that for 60 s by up to 256 clients that
-  honour RetryInfo; the receiver allows 16 concurrent streams per connection, since requests
+  (200-span requests of ~400 KB); new data is offered at 3x that for 60 s by up to 512 clients that
+  honour RetryInfo and give a request up after 10 s, as SDK exporters do; the receiver allows 16 concurrent streams per connection, since requests
   buffered inside grpc are memory the limiter cannot see.  Lost = spans the gateway accepted that never arrived.  Recovery: from the end of the
   load until a probe request is accepted and has reached the sink.
 
@@ -52,7 +52,8 @@ from harness import (  # noqa: E402
 from reliakit import make_request  # noqa: E402
 
 CLI = [sys.executable, "-m", "cobalt_trace.cli.main", "collector", "--config"]
-CLIENTS = 256  # overload: at most this many requests in flight (each client retries its own)
+CLIENTS = 512  # overload: at most this many requests in flight (each client retries its own)
+GIVE_UP = 10.0  # overload: a client drops a request it could not deliver for this long, as SDKs do
 
 
 class Gateway:
@@ -219,6 +220,7 @@ def overload(workdir: Path, seconds: float) -> dict:
     sink = SinkProcess(sink_port, ids, delay=delay)
     gateway = Gateway(workdir, "overload", config, gw_port)
     accepted_ids: list[int] = []
+    given_up: list[int] = []
 
     async def scenario():
         client = OtlpClient(gw_port)
@@ -227,8 +229,10 @@ def overload(workdir: Path, seconds: float) -> dict:
 
         async def one(first_id: int) -> None:
             data = make_request(first_id, per, filler=filler)
-            if await client.send_until_accepted(data, per, give_up=seconds + 60):
+            if await client.send_until_accepted(data, per, give_up=GIVE_UP):
                 accepted_ids.append(first_id)
+            else:
+                given_up.append(first_id)
 
         start = time.monotonic()
         while (now := time.monotonic()) - start < seconds:
@@ -241,7 +245,7 @@ def overload(workdir: Path, seconds: float) -> dict:
             await asyncio.sleep(0.01)
         load_end = time.monotonic()
         if tasks:
-            await asyncio.wait(tasks, timeout=5)  # the last offered data may still be retried
+            await asyncio.wait(tasks, timeout=GIVE_UP + 5)  # the last offered data may still be retried
         probe = list(range(10**12, 10**12 + 10))
         while (await client.send(make_request(probe[0], len(probe)))).code is not None:
             await asyncio.sleep(0.1)
@@ -273,7 +277,8 @@ def overload(workdir: Path, seconds: float) -> dict:
         rss.peak,
         recovery,
         f"limit_mib 200; offered {offered * per / seconds:,.0f} new spans/s vs {capacity:,.0f} "
-        f"forwardable; refusals: {refusals} ({stats.with_retry_info} with RetryInfo); "
+        f"forwardable; clients gave up on {len(given_up) * per:,} spans after {GIVE_UP:g}s of refusals "
+        f"(never acknowledged, so not lost); refusals: {refusals} ({stats.with_retry_info} with RetryInfo); "
         f"{others}gateway {'alive' if alive else 'DIED'}; recovery = load end → probe delivered",
     )
 

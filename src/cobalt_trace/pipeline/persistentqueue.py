@@ -10,6 +10,10 @@ it deleted.  Records not acknowledged when the process ends — killed, or shut 
 
 Capacity and `size` count requests or spans (`sizer`) until acknowledged, like the in-memory
 queue.  A record that no longer matches its checksum is logged and dropped.
+
+The guarantee covers what reaches the exporter: a `batch` processor in front of it acknowledges
+data it still holds in memory, which a `kill -9` loses (as upstream).  Pipelines that must not
+lose acknowledged spans leave `batch` out, or accept that window.
 """
 
 from __future__ import annotations
