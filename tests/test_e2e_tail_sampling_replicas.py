@@ -202,6 +202,8 @@ def test_three_replicas_keep_whole_traces(collectors, tmp_path):
             break
     for r in replicas:
         assert r.stop() == 0, r.output()
+        # its own share never left the process
+        assert "is this process: handing batches to the local pipeline" in r.output()
     sink.stop()
     deciders: dict[bytes, set[int]] = {}
     got = read_sink(out, deciders)

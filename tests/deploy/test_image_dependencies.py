@@ -12,7 +12,6 @@ import textwrap
 import tomllib
 from importlib import metadata
 
-import pytest
 import yaml
 from k8s_manifests import ROOT, collector_config, find, local_files, pod_env, render, rewrite_paths
 from packaging.requirements import Requirement
@@ -111,12 +110,6 @@ def test_probe_fails_on_a_blocked_import(tmp_path):
     assert out.returncode != 0 and "not installed in the image" in out.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orjson (imported by cobalt_trace.store.decode and wire.otlp_json) is not in "
-    "pyproject's dependencies; a `pip install .` gateway image crashes at start. Remove this "
-    "marker when orjson is declared.",
-)
 def test_gateway_imports_only_declared_dependencies(pki, tmp_path):
     objs = render("control-plane")
     gw = find(objs, "Deployment", "otel-collector")
@@ -125,7 +118,6 @@ def test_gateway_imports_only_declared_dependencies(pki, tmp_path):
     assert out.returncode == 0 and json.loads(out.stdout) == [], out.stderr[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason="orjson is not declared in pyproject (see the gateway test)")
 def test_central_imports_only_declared_dependencies(pki, tmp_path):
     objs = render("management")
     central = find(objs, "StatefulSet", "cobalt-trace-central")

@@ -15,7 +15,7 @@ from ..components import builtin_registry
 from ..pipeline.config import build_config
 from ..pipeline.confmap import load_config
 from ..pipeline.errors import ConfigError
-from ..pipeline.service import Service
+from ..pipeline.service import Service, StartError
 from ..pipeline.telemetry import Telemetry
 from .selfmetrics import SelfMetricsServer, register_process_metrics
 from .tuning import freeze_startup_objects, tune_process
@@ -26,12 +26,36 @@ SHUTDOWN_GRACE = 30.0
 log = logging.getLogger("cobalt_trace.collector")
 
 
-def _configure_logging(level: str = "info") -> None:
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def _configure_logging() -> None:
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
+        level=logging.INFO,
         format="%(asctime)s\t%(levelname)s\t%(name)s\t%(message)s",
         stream=sys.stderr,
     )
+
+
+def _apply_log_settings(telemetry) -> None:
+    """`service::telemetry::logs`: level (dpanic/panic/fatal count as error) and json encoding."""
+    logging.getLogger().setLevel(_LEVELS.get(telemetry.log_level, logging.ERROR))
+    if telemetry.log_encoding == "json":
+        import json
+
+        class _JSON(logging.Formatter):
+            def format(self, record):
+                return json.dumps(
+                    {
+                        "ts": record.created,
+                        "level": record.levelname.lower(),
+                        "logger": record.name,
+                        "msg": record.getMessage(),
+                    }
+                )
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_JSON())
 
 
 def validate_config(paths: list[str]) -> list[str]:
@@ -39,7 +63,7 @@ def validate_config(paths: list[str]) -> list[str]:
     registry = builtin_registry()
     try:
         config = build_config(load_config(paths), registry)
-        Service(config, registry, Telemetry()).build()
+        Service(config, registry, Telemetry()).dry_run()
     except ConfigError as exc:
         return exc.errors
     return []
@@ -75,6 +99,7 @@ class Collector:
 
 async def _serve(paths: list[str]) -> int:
     collector = Collector(paths)
+    _apply_log_settings(collector.config.service.telemetry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -96,4 +121,7 @@ def run_collector(paths: list[str]) -> int:
         return asyncio.run(_serve(paths))
     except ConfigError as exc:
         print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except StartError as exc:
+        print(f"Error: cannot start the collector: {exc}", file=sys.stderr)
         return 1

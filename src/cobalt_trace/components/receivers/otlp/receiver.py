@@ -63,7 +63,6 @@ class OtlpReceiver(Component):
                 observer = TransportObserver(metrics, str(self.id), "grpc")
                 self._grpc = GrpcTraceServer(self, protocols.grpc, observer, auth)
                 self.grpc_port = await self._grpc.start()
-                self._register_local(host, protocols.grpc.endpoint, self.grpc_port)
             if protocols.http is not None:
                 auth = _authenticator(host, protocols.http.auth)
                 observer = TransportObserver(metrics, str(self.id), "http")
@@ -73,18 +72,26 @@ class OtlpReceiver(Component):
             await self.shutdown()
             raise
 
-    def _register_local(self, host, endpoint: str, port: int | None) -> None:
-        """Let a loadbalancing exporter in this process find us by address and skip the network."""
-        registry = getattr(host, "local_endpoints", None)
-        if registry is None or port is None or endpoint.startswith("unix:"):
-            return
-        bind = endpoint.rpartition(":")[0].strip("[]")
+    def local_endpoints(self) -> list:
+        """The configured gRPC endpoint, so a loadbalancing exporter of this process can hand its
+        own share of spans straight to our pipelines (see `Service`)."""
+        grpc_cfg = self.config.protocols.grpc
+        if (
+            grpc_cfg is None
+            or grpc_cfg.endpoint.startswith("unix:")
+            or getattr(grpc_cfg, "transport", "tcp") != "tcp"
+        ):
+            return []
+        bind, _, port = grpc_cfg.endpoint.rpartition(":")
+        if not port.isdigit() or int(port) == 0:
+            return []  # an ephemeral port is not known before start
+        bind = bind.strip("[]")
         if bind in ("", "0.0.0.0", "::"):
-            registry[("*", port)] = self.next_consumer
-        else:
-            registry[f"{bind}:{port}"] = self.next_consumer
-            if bind == "localhost":
-                registry[f"127.0.0.1:{port}"] = self.next_consumer
+            return [("*", int(port))]
+        keys = [f"{bind}:{port}"]
+        if bind == "localhost":
+            keys.append(f"127.0.0.1:{port}")
+        return keys
 
     async def shutdown(self) -> None:
         servers, self._grpc, self._http = (self._grpc, self._http), None, None
