@@ -86,6 +86,11 @@ def build_trace(
         **extra,
     )
     root.events.append(SpanEvent(t0 + 5 * MS, "request.validated", {"validator": "jsonschema"}))
+    if evil:  # untrusted text in a span name, an event and a resource attribute too
+        b.span("nova-api", evil, "Internal", t0 + 1 * MS, 1 * MS, root).resource_attributes["cobalt.evil"] = (
+            evil
+        )
+        root.events.append(SpanEvent(t0 + 6 * MS, evil, {evil: evil}))
     b.span("keystone", "POST /v3/auth/tokens", "Server", t0 + 2 * MS, 18 * MS, root)
     b.span(
         "nova-api", "db create instance", "Client", t0 + 22 * MS, 9 * MS, root, **{"db.system.name": "mysql"}

@@ -51,7 +51,7 @@ export async function render(main, [requestId]) {
         h("strong", null, t.rootServiceName || "(no root span)"), ": ", t.rootName || "—")),
     h("div", { class: "muted small" }, `${fmtTime(nsToDate(t.startTimeUnixNano))} · ${fmtDuration(t.durationNanos)} · ${t.spanCount} spans · `,
       h("code", null, t.traceID)),
-    h("div", { class: "path-chips" }, t.clusters.map((c, j) => [j ? h("span", { class: "arrow", "aria-hidden": "true" }, " → ") : null, chip(c, "chip", colourOf(c))]))))));
+    h("div", { class: "path-chips" }, t.clusters.map((c, j) => [j ? h("span", { class: "arrow", "aria-hidden": "true" }, " → ") : null, chip(c, "chip", colourOf(c))])))));
   const details = h("aside", { class: "details", hidden: true, "aria-label": "Span" });
   const wfBox = h("div", { class: "wf-box" });
   const traceCount = r.traces.length;
