@@ -25,6 +25,7 @@ test: venv system-packages
 	$(PY) -m pytest -n 2 -q
 
 demo: venv
+	@bash .ci/system-packages rabbitmq-server
 	$(PY) -m cobalt_trace.cli.main demo
 
 clean:
