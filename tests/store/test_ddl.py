@@ -5,8 +5,8 @@ from cobalt_trace.store.ddl import Schema, ttl_expression
 
 def test_single_node_schema_is_the_exporters():
     stmts = Schema().statements()
-    assert len(stmts) == 3
-    traces, ids, mv = stmts
+    assert len(stmts) == 9
+    traces, ids, mv = stmts[:3]
     assert traces.startswith("CREATE TABLE IF NOT EXISTS `default`.`otel_traces` (")
     for column in (
         "Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1))",
@@ -19,12 +19,31 @@ def test_single_node_schema_is_the_exporters():
         assert column in traces
     assert "ENGINE = MergeTree()" in traces
     assert "PARTITION BY toDate(Timestamp)" in traces
-    assert "ORDER BY (ServiceName, SpanName, toDateTime(Timestamp), Timestamp)" in traces
+    # our one departure from the exporter's layout: a trace is adjacent rows
+    assert "ORDER BY (toStartOfHour(Timestamp), TraceId)" in traces
     assert "TTL toDateTime(Timestamp) + toIntervalDay(7)" in traces
     assert "ENGINE = AggregatingMergeTree()" in ids and "`otel_traces_trace_id_ts`" in ids
     assert "TTL toDateTime(Start) + toIntervalDay(7)" in ids
     assert mv.startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`otel_traces_trace_id_ts_mv`")
     assert "ON CLUSTER" not in "".join(stmts)
+
+
+def test_lookup_tables_and_input_table():
+    text = "\n".join(Schema().statements())
+    assert "`otel_traces_request_ids`" in text and "ORDER BY (RequestId, TraceId)" in text
+    assert (
+        "ARRAY JOIN [SpanAttributes['openstack.request_id'], SpanAttributes['openstack.global_request_id']]"
+        in text
+    )
+    assert "`otel_traces_service_ts`" in text and "ORDER BY (ServiceName, Start)" in text
+    inp = [s for s in Schema().statements() if "ENGINE = Null" in s][0]
+    assert "`SpanName` String" in inp and "LowCardinality" not in inp
+    assert "`Events.Attributes` Array(Map(String, String))" in inp
+    assert (
+        Schema()
+        .statements()[-1]
+        .startswith("CREATE MATERIALIZED VIEW IF NOT EXISTS `default`.`otel_traces_input_mv`")
+    )
 
 
 def test_cluster_schema_is_replicated_and_distributed():
@@ -37,7 +56,7 @@ def test_cluster_schema_is_replicated_and_distributed():
     assert "TTL toDateTime(Timestamp) + toIntervalHour(36)" in stmts[1]
     assert "FROM `traces`.`otel_traces_local`" in stmts[3]
     dist = [s for s in stmts if "Distributed" in s]
-    assert len(dist) == 2
+    assert len(dist) == 4
     assert "ENGINE = Distributed('prod', 'traces', 'otel_traces_local', cityHash64(TraceId))" in dist[0]
 
 

@@ -1,5 +1,5 @@
 """Trace storage: the `otel_traces` schema on chDB or ClickHouse, an in-memory double, and the
-TraceQL subset.  Runs without the collector; chdb/pyarrow/clickhouse-connect load lazily."""
+TraceQL subset.  Runs without the collector; chdb/clickhouse-connect load lazily."""
 
 from .api import REQUEST_ID_KEYS, StoreError, TraceReader, TraceStore, TraceWriter
 from .batching import BatchingWriter

@@ -2,8 +2,10 @@
 
 Both run the same DDL (`ddl.Schema`) and the same SQL; only the connection differs
 (`ChdbBackend`, `ServerBackend`).  chDB rules learnt in the bake-off: inserts go through one
-dedicated writer connection as ArrowStream, reads through separate reader connections, and only
-this process may open the directory.  chdb, pyarrow and clickhouse-connect are imported lazily.
+dedicated writer connection, reads through separate reader connections, and only this process
+may open the directory.  Inserts are RowBinary (`rowbinary`) into `otel_traces_input`; lookups
+are one statement each, on the trace-id sorting key and the lookup tables of `ddl`.
+chdb and clickhouse-connect are imported lazily.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from collections.abc import Sequence
 
 import orjson
 
+from ..wire.batch import SpanBatch
 from .api import REQUEST_ID_KEYS, StoreError
-from .arrow import arrow_ipc_stream, records_to_arrow
 from .ddl import INSERT_COLUMNS, Schema
 from .model import (
     DependencyEdge,
@@ -30,8 +32,9 @@ from .model import (
     normalize_kind,
     normalize_status,
 )
+from .rowbinary import encode_batch, encode_records
 from .traceql import compile_candidates, evaluate_trace
-from .traceql.ast import Attribute, Intrinsic
+from .traceql.ast import Attribute, BoolOp, Comparison, CountStage, Filter, Intrinsic
 
 __all__ = ["ChdbBackend", "ServerBackend", "ClickHouseStore", "open_chdb", "open_server"]
 
@@ -101,14 +104,13 @@ class ChdbBackend:
         data = res.bytes()
         return orjson.loads(data)["data"] if data else []
 
-    def insert_arrow(self, table: str, arrow_table) -> None:
-        cols = ", ".join(f"`{c}`" for c in INSERT_COLUMNS)
-        payload = arrow_ipc_stream(arrow_table)
+    def insert_rowbinary(self, table: str, rows: bytes) -> None:
+        """Insert RowBinary rows of the `INSERT_COLUMNS` into `table` (one part)."""
         with self._writer_lock:
             try:
-                ins = self._writer.send_insert(f"INSERT INTO {table} ({cols})", "ArrowStream")
+                ins = self._writer.send_insert(f"INSERT INTO {table}", "RowBinary")
                 try:
-                    ins.append(payload)
+                    ins.append(rows)
                     ins.finish()
                 except BaseException:
                     ins.cancel()
@@ -155,10 +157,10 @@ class ServerBackend:
             except Exception as exc:
                 raise StoreError(str(exc)) from exc
 
-    def insert_arrow(self, table: str, arrow_table) -> None:
+    def insert_rowbinary(self, table: str, rows: bytes) -> None:
         with self._lock:
             try:
-                self._client.insert_arrow(table, arrow_table)
+                self._client.raw_insert(table, list(INSERT_COLUMNS), rows, fmt="RowBinary")
             except Exception as exc:
                 raise StoreError(f"insert failed: {exc}") from exc
 
@@ -222,7 +224,18 @@ class ClickHouseStore:
     # -- writer -------------------------------------------------------------------------------
     def write_spans(self, spans: Sequence[SpanRecord]) -> None:
         if spans:
-            self.backend.insert_arrow(self.schema.traces, records_to_arrow(spans))
+            self.write_rows(encode_records(spans))
+
+    def write_batch(self, batch: SpanBatch) -> int:
+        """Store every span of `batch` (encoded natively from its raw bytes); returns the count."""
+        rows, count = encode_batch(batch)
+        if count:
+            self.write_rows(rows)
+        return count
+
+    def write_rows(self, rows: bytes) -> None:
+        """Insert pre-encoded RowBinary rows (`rowbinary.encode_batch`/`encode_records`)."""
+        self.backend.insert_rowbinary(self.schema.input, rows)
 
     def close(self) -> None:
         self.backend.close()
@@ -251,6 +264,9 @@ class ClickHouseStore:
             on = f" ON CLUSTER `{self.schema.cluster}`" if self.schema.cluster else ""
             local = f"`{self.schema.database}`.`{self.schema.local_traces_name}`"
             self.backend.command(f"ALTER TABLE {local}{on} DROP PARTITION ID {_quote(pid)}")
+            for suffix in ("_request_ids", "_service_ts"):  # same daily partition ids
+                side = f"`{self.schema.database}`.`{self.schema.local_name(suffix)}`"
+                self.backend.command(f"ALTER TABLE {side}{on} DROP PARTITION ID {_quote(pid)}")
             total -= size
             dropped += 1
         return dropped
@@ -260,26 +276,14 @@ class ClickHouseStore:
 
     # -- reading spans ------------------------------------------------------------------------
     def _load_traces(self, trace_ids: Sequence[str]) -> dict[str, list[SpanRecord]]:
-        """All spans of `trace_ids`, time-bounded through the trace-id lookup table."""
+        """All spans of `trace_ids`: one read on the (hour, TraceId) sorting key."""
         if not trace_ids:
             return {}
-        params = {"ids": list(trace_ids)}
-        bounds = self.backend.rows(
-            f"SELECT toUnixTimestamp(min(Start)), toUnixTimestamp(max(End)) FROM {self.schema.trace_id_ts}"
-            " WHERE TraceId IN {ids:Array(String)}",
-            params,
-        )
-        if not bounds or bounds[0][0] is None or int(bounds[0][1]) == 0:
-            return {}
-        params["lo"], params["hi"] = int(bounds[0][0]), int(bounds[0][1]) + 1
+        return self._spans_where("TraceId IN {ids:Array(String)}", {"ids": list(trace_ids)})
+
+    def _spans_where(self, condition: str, params: dict) -> dict[str, list[SpanRecord]]:
         rows = self.backend.rows(
-            f"SELECT {_SPAN_SELECT} FROM {self.schema.traces}"
-            " WHERE TraceId IN {ids:Array(String)}"
-            # DateTime64 against a DateTime bound misses rows in ClickHouse 26.9 (chDB 4.4) when
-            # the bound is `<`; compare DateTime64 with DateTime64
-            " AND Timestamp >= toDateTime64({lo:Int64}, 9) AND Timestamp < toDateTime64({hi:Int64}, 9)"
-            " ORDER BY Timestamp",
-            params,
+            f"SELECT {_SPAN_SELECT} FROM {self.schema.traces} WHERE {condition} ORDER BY Timestamp", params
         )
         out: dict[str, list[SpanRecord]] = defaultdict(list)
         for r in rows:
@@ -298,6 +302,19 @@ class ClickHouseStore:
         return spans
 
     def search(self, request: SearchRequest) -> list[TraceMatch]:
+        ids = self._service_candidates(request)
+        if ids is None:
+            ids = self._candidates(request)
+        traces = self._load_traces(ids)
+        out = []
+        for tid in ids:
+            m = evaluate_trace(request.query, traces.get(tid, []), request.spans_per_spanset)
+            if m is not None:
+                out.append(m)
+        out.sort(key=lambda m: m.start, reverse=True)
+        return out[: request.limit]
+
+    def _candidates(self, request: SearchRequest) -> list[str]:
         cand = compile_candidates(request.query)
         params = dict(cand.params)
         bounds = _ns_bounds("Timestamp", request.start_ns, request.end_ns, params)
@@ -309,26 +326,78 @@ class ClickHouseStore:
             + (f" HAVING {cand.having}" if cand.having not in ("", "1") else "")
             + " ORDER BY s DESC LIMIT {n:UInt32}"
         )
-        ids = [r[0] for r in self.backend.rows(sql, params)]
-        traces = self._load_traces(ids)
-        out = []
-        for tid in ids:
-            m = evaluate_trace(request.query, traces.get(tid, []), request.spans_per_spanset)
-            if m is not None:
-                out.append(m)
-        out.sort(key=lambda m: m.start, reverse=True)
-        return out[: request.limit]
+        return [r[0] for r in self.backend.rows(sql, params)]
+
+    def _service_candidates(self, request: SearchRequest) -> list[str] | None:
+        """Candidates from `otel_traces_service_ts` when the query is one spanset filter that
+        requires `resource.service.name = "X"` (and maybe `duration >(=) d`); None otherwise.
+        The table holds per (service, trace) the longest span, so the prefilter is sound; the
+        final decision is `evaluate_trace` as always."""
+        query = request.query
+        if not isinstance(query.spansets, Filter) or query.spansets.expr is None:
+            return None
+        conjuncts = _conjuncts(query.spansets.expr)
+        service, min_duration, other = None, None, False
+        for c in conjuncts:
+            if (
+                isinstance(c, Comparison)
+                and isinstance(c.field, Attribute)
+                and c.field.scope == "resource"
+                and c.field.name == "service.name"
+                and c.op == "="
+                and c.value.kind == "string"
+                and service is None
+            ):
+                service = str(c.value.value)
+            elif (
+                isinstance(c, Comparison)
+                and isinstance(c.field, Intrinsic)
+                and c.field.name == "duration"
+                and c.op in (">", ">=")
+                and c.value.kind in ("duration", "int", "float")
+                and min_duration is None
+            ):
+                min_duration = (int(c.value.value), c.op)
+            else:
+                other = True
+        if service is None:
+            return None
+        params: dict = {"svc": service}
+        conds = ["ServiceName = {svc:String}", _ns_bounds("Start", request.start_ns, request.end_ns, params)]
+        if min_duration is not None:
+            params["d"] = min_duration[0]
+            conds.append(f"MaxDuration {min_duration[1]} {{d:UInt64}}")
+        exact = not other and not any(isinstance(st, CountStage) for st in query.stages)
+        n = request.limit if exact else min(request.limit * _INEXACT_FACTOR, _MAX_CANDIDATES)
+        params["n"] = max(int(n), 1)
+        rows = self.backend.rows(
+            f"SELECT TraceId, min(Start) AS s FROM {self.schema.service_ts} {_and(*conds)}"
+            " GROUP BY TraceId ORDER BY s DESC LIMIT {n:UInt32}",
+            params,
+        )
+        return [r[0] for r in rows]
 
     def find_by_request_id(self, request_id: str, start_ns=None, end_ns=None) -> list[SpanRecord]:
         params: dict = {"rid": request_id}
-        match = " OR ".join(f"SpanAttributes[{_quote(k)}] = {{rid:String}}" for k in REQUEST_ID_KEYS)
-        rows = self.backend.rows(
-            f"SELECT DISTINCT TraceId FROM {self.schema.traces} "
-            f"{_and(_ns_bounds('Timestamp', start_ns, end_ns, params), match)} LIMIT 1000",
-            params,
+        cond = "RequestId = {rid:String}"
+        if end_ns is not None:
+            params["rid_end"] = int(end_ns // 1_000_000_000) + 1
+            cond += " AND Start <= {rid_end:UInt32}"
+        traces = self._spans_where(
+            f"TraceId IN (SELECT TraceId FROM {self.schema.request_ids} WHERE {cond} LIMIT 1000)", params
         )
-        traces = self._load_traces([r[0] for r in rows])
-        spans = [s for spans in traces.values() for s in spans]
+        lo = start_ns if start_ns is not None else 0
+        hi = end_ns if end_ns is not None else 2**63
+        spans = [
+            s
+            for spans in traces.values()
+            # the trace qualifies through a span carrying the id inside the window
+            if any(
+                lo <= s.timestamp <= hi and any(s.attributes.get(k) == request_id for k in REQUEST_ID_KEYS)
+                for s in spans
+            )
+            for s in spans
+        ]
         return sorted(spans, key=lambda s: (s.timestamp, s.span_id))
 
     # -- metadata -----------------------------------------------------------------------------
@@ -454,6 +523,12 @@ class ClickHouseStore:
                 )
             )
         return out
+
+
+def _conjuncts(expr) -> list:
+    if isinstance(expr, BoolOp) and expr.op == "&&":
+        return _conjuncts(expr.left) + _conjuncts(expr.right)
+    return [expr]
 
 
 def open_chdb(
