@@ -14,18 +14,17 @@ Pure functions over `SpanRecord`s (no I/O), so the API module and tests share th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..store.model import SpanRecord
 from .cobalt import cluster_of
 
-__all__ = ["Segment", "critical_path", "cluster_breakdown", "QUEUE_WAIT_KEY"]
+__all__ = ["Segment", "parent_indexes", "critical_path", "cluster_breakdown", "QUEUE_WAIT_KEY"]
 
 QUEUE_WAIT_KEY = "messaging.cobalt.queue_wait_ms"
 
 
-@dataclass(slots=True, frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """Span `index` (into the list given) is on the critical path from `start` to `end` (ns).
     `waiting` marks time after the span itself ended while its asynchronous children had not yet
     started (a message sitting in the broker queue), which belongs to no service."""
@@ -36,74 +35,94 @@ class Segment:
     waiting: bool = False
 
 
-def _children(spans: list[SpanRecord]) -> tuple[list[list[int]], list[int]]:
+def parent_indexes(spans: list[SpanRecord]) -> list[int]:
+    """Index of each span's parent in `spans`; -1 for roots and for orphans whose parent never
+    arrived.  Each span has one parent, so a walk down from the roots visits each span once and
+    never enters a cycle of bad parent ids (those spans are unreachable from any root)."""
     index = {s.span_id: i for i, s in enumerate(spans)}
-    children: list[list[int]] = [[] for _ in spans]
+    get = index.get
+    out = [get(s.parent_span_id, -1) if s.parent_span_id else -1 for s in spans]
+    for i, p in enumerate(out):
+        if p == i:
+            out[i] = -1
+    return out
+
+
+def _children(parents: list[int]) -> tuple[dict[int, list[int]], list[int]]:
+    """Children by parent index (leaves absent, to keep allocations down on 100k spans)."""
+    children: dict[int, list[int]] = {}
     roots = []
-    for i, s in enumerate(spans):
-        p = index.get(s.parent_span_id) if s.parent_span_id else None
-        if p is None or p == i:
-            roots.append(i)  # true roots and orphans whose parent never arrived
+    for i, p in enumerate(parents):
+        if p < 0:
+            roots.append(i)
         else:
-            children[p].append(i)
+            kids = children.get(p)
+            if kids is None:
+                children[p] = [i]
+            else:
+                kids.append(i)
     return children, roots
 
 
-def _subtree_ends(spans: list[SpanRecord], children: list[list[int]], roots: list[int]) -> list[int]:
+def _subtree_ends(ends: list[int], children: dict[int, list[int]], roots: list[int]) -> list[int]:
     """Latest end in each span's subtree: a producer's work goes on in its consumers after the
     producer span closed, so the path follows them instead of clipping them to the parent."""
-    ends = [s.end for s in spans]
-    order, stack, seen = [], list(roots), set(roots)
+    ends = list(ends)
+    order, stack = [], list(roots)
     while stack:
         i = stack.pop()
         order.append(i)
-        for c in children[i]:
-            if c not in seen:  # a cycle of parent ids must not loop forever
-                seen.add(c)
-                stack.append(c)
+        kids = children.get(i)
+        if kids:
+            stack.extend(kids)
     for i in reversed(order):
-        for c in children[i]:
-            if ends[c] > ends[i]:
-                ends[i] = ends[c]
+        kids = children.get(i)
+        if kids:
+            latest = max(map(ends.__getitem__, kids))
+            if latest > ends[i]:
+                ends[i] = latest
     return ends
 
 
-def _own(out: list[Segment], span: SpanRecord, i: int, lo: int, hi: int) -> None:
-    if hi <= lo:
-        return
-    if hi <= span.end:
-        out.append(Segment(i, lo, hi))
-    elif lo >= span.end:
-        out.append(Segment(i, lo, hi, True))
-    else:
-        out.append(Segment(i, lo, span.end))
-        out.append(Segment(i, span.end, hi, True))
-
-
-def critical_path(spans: list[SpanRecord]) -> list[Segment]:
+def critical_path(spans: list[SpanRecord], parents: list[int] | None = None) -> list[Segment]:
     if not spans:
         return []
-    children, roots = _children(spans)
-    ends = _subtree_ends(spans, children, roots or [0])
+    children, roots = _children(parent_indexes(spans) if parents is None else parents)
+    starts = [s.timestamp for s in spans]
+    own_ends = [s.timestamp + s.duration for s in spans]
+    ends = _subtree_ends(own_ends, children, roots or [0])
     # a trace with lost context has several roots: follow the one that ends last
     root = max(roots or [0], key=lambda i: (ends[i], not spans[i].parent_span_id))
     out: list[Segment] = []
-    stack = [(root, spans[root].timestamp, ends[root])]
-    seen = {root}
+
+    def own(i: int, lo: int, hi: int) -> None:
+        if hi <= lo:
+            return
+        end = own_ends[i]
+        if hi <= end:
+            out.append(Segment(i, lo, hi))
+        elif lo >= end:
+            out.append(Segment(i, lo, hi, True))
+        else:
+            out.append(Segment(i, lo, end))
+            out.append(Segment(i, end, hi, True))
+
+    stack = [(root, starts[root], ends[root])]
     while stack:
         i, lo, hi = stack.pop()
         cursor = hi
-        for k in sorted(children[i], key=lambda c: ends[c], reverse=True):
-            if cursor <= lo:
-                break
-            k_lo, k_hi = max(spans[k].timestamp, lo), min(ends[k], cursor)
-            if k_hi <= k_lo or k in seen:
-                continue  # entirely after the cursor (overlapped by a later sibling) or empty
-            _own(out, spans[i], i, k_hi, cursor)
-            seen.add(k)
-            stack.append((k, k_lo, k_hi))
-            cursor = k_lo
-        _own(out, spans[i], i, lo, cursor)
+        kids = children.get(i)
+        if kids:
+            for k in sorted(kids, key=ends.__getitem__, reverse=True):
+                if cursor <= lo:
+                    break
+                k_lo, k_hi = max(starts[k], lo), min(ends[k], cursor)
+                if k_hi <= k_lo:
+                    continue  # entirely after the cursor (overlapped by a later sibling) or empty
+                own(i, k_hi, cursor)
+                stack.append((k, k_lo, k_hi))
+                cursor = k_lo
+        own(i, lo, cursor)
     out.sort(key=lambda seg: seg.start)
     return out
 
@@ -132,17 +151,29 @@ def _union_ns(intervals: list[tuple[int, int]]) -> int:
     return total
 
 
-def cluster_breakdown(spans: list[SpanRecord], segments: list[Segment]) -> dict:
+def cluster_breakdown(
+    spans: list[SpanRecord],
+    segments: list[Segment],
+    parents: list[int] | None = None,
+    clusters: list[str] | None = None,
+) -> dict:
     """Clusters in the order the request entered them, the time each holds on the critical path
-    and its busy time (union of its spans), and the hops between clusters with broker waits."""
-    clusters = [cluster_of(s) for s in spans]
-    order: list[str] = []
+    and its busy time (union of its spans), and the hops between clusters with broker waits.
+    `parents` (see `parent_indexes`) and `clusters` (per span) may be passed if known."""
+    if clusters is None:
+        clusters = [cluster_of(s) for s in spans]
+    if parents is None:
+        parents = parent_indexes(spans)
     first_seen: dict[str, int] = {}
-    for i in sorted(range(len(spans)), key=lambda i: spans[i].timestamp):
-        c = clusters[i]
-        if c not in first_seen:
-            first_seen[c] = spans[i].timestamp
-            order.append(c)
+    intervals: dict[str, list[tuple[int, int]]] = {}
+    counts: dict[str, int] = {}
+    for c, s in zip(clusters, spans, strict=True):
+        t = s.timestamp
+        if c not in first_seen or t < first_seen[c]:
+            first_seen[c] = t
+        intervals.setdefault(c, []).append((t, t + s.duration))
+        counts[c] = counts.get(c, 0) + 1
+    order = sorted(first_seen, key=first_seen.__getitem__)
     critical: dict[str, int] = dict.fromkeys(order, 0)
     waiting = 0
     for seg in segments:
@@ -150,25 +181,30 @@ def cluster_breakdown(spans: list[SpanRecord], segments: list[Segment]) -> dict:
             waiting += seg.end - seg.start
         else:
             critical[clusters[seg.index]] += seg.end - seg.start
-    intervals: dict[str, list[tuple[int, int]]] = {c: [] for c in order}
-    counts: dict[str, int] = dict.fromkeys(order, 0)
-    for i, s in enumerate(spans):
-        intervals[clusters[i]].append((s.timestamp, s.end))
-        counts[clusters[i]] += 1
 
-    by_id = {s.span_id: i for i, s in enumerate(spans)}
     hops: dict[tuple[str, str], dict] = {}
+    first_hop: dict[tuple[str, str], int] = {}
     broker_total = 0
     for i, s in enumerate(spans):
-        wait = _queue_wait_ns(s)
+        wait = _queue_wait_ns(s) if QUEUE_WAIT_KEY in s.attributes else 0
         broker_total += wait
-        p = by_id.get(s.parent_span_id)
-        if p is None or clusters[p] == clusters[i]:
+        p = parents[i]
+        if p < 0 or clusters[p] == clusters[i]:
             continue
-        hop = hops.setdefault(
-            (clusters[p], clusters[i]),
-            {"from": clusters[p], "to": clusters[i], "calls": 0, "brokerNanos": 0, "firstSpanID": s.span_id},
-        )
+        key = (clusters[p], clusters[i])
+        hop = hops.get(key)
+        if hop is None:
+            hop = hops[key] = {
+                "from": key[0],
+                "to": key[1],
+                "calls": 0,
+                "brokerNanos": 0,
+                "firstSpanID": s.span_id,
+            }
+            first_hop[key] = s.timestamp
+        elif s.timestamp < first_hop[key]:
+            first_hop[key] = s.timestamp
+            hop["firstSpanID"] = s.span_id
         hop["calls"] += 1
         hop["brokerNanos"] += wait
     return {
@@ -182,7 +218,7 @@ def cluster_breakdown(spans: list[SpanRecord], segments: list[Segment]) -> dict:
             }
             for c in order
         ],
-        "hops": sorted(hops.values(), key=lambda h: spans[by_id[h["firstSpanID"]]].timestamp),
+        "hops": [hops[k] for k in sorted(hops, key=first_hop.__getitem__)],
         "brokerNanos": broker_total,
         "waitingNanos": waiting,
     }

@@ -24,7 +24,7 @@ from .cobalt import cluster_of
 from .http import HTTPError, Request, Response, json_response
 from .jaeger import otlp_json
 from .params import int_arg, seconds_arg, trace_id_arg
-from .trace_view import cluster_breakdown, critical_path
+from .trace_view import cluster_breakdown, critical_path, parent_indexes
 
 __all__ = ["UIAPI", "compact_trace"]
 
@@ -37,54 +37,48 @@ _CLUSTER_ATTR = Attribute("resource", "cluster")
 
 def compact_trace(trace_id: str, spans: list[SpanRecord]) -> dict:
     t0 = min(s.timestamp for s in spans)
-    t1 = max(s.end for s in spans)
+    t1 = max(s.timestamp + s.duration for s in spans)
     names: dict[str, int] = {}
+    scopes: dict[tuple[str, str], int] = {}
     resources: dict[tuple, int] = {}
     resource_json: list[dict] = []
-    scopes: dict[tuple[str, str], int] = {}
-    index = {s.span_id: i for i, s in enumerate(spans)}
-    col: dict[str, list] = {
-        k: []
-        for k in (
-            "spanID",
-            "parentSpanID",
-            "parent",
-            "name",
-            "resource",
-            "scope",
-            "kind",
-            "status",
-            "statusMessage",
-            "start",
-            "duration",
-            "attributes",
-            "events",
-            "links",
-        )
-    }
+    by_dict: dict[int, int] = {}  # spans decoded from one ResourceSpans share its dict
+    resource_col = []
     for s in spans:
-        rkey = (s.service, tuple(s.resource_attributes.items()))
-        r = resources.get(rkey)
+        attrs = s.resource_attributes
+        r = by_dict.get(id(attrs))
         if r is None:
-            r = resources[rkey] = len(resource_json)
-            resource_json.append(
-                {"service": s.service, "cluster": cluster_of(s), "attributes": s.resource_attributes}
-            )
-        col["spanID"].append(s.span_id)
-        col["parentSpanID"].append(s.parent_span_id)
-        col["parent"].append(index.get(s.parent_span_id, -1) if s.parent_span_id else -1)
-        col["name"].append(names.setdefault(s.name, len(names)))
-        col["resource"].append(r)
-        col["scope"].append(scopes.setdefault((s.scope_name, s.scope_version), len(scopes)))
-        col["kind"].append(_KIND_INDEX.get(s.kind, 0))
-        col["status"].append(_STATUS_INDEX.get(s.status_code, 0))
-        col["statusMessage"].append(s.status_message)
-        col["start"].append(s.timestamp - t0)
-        col["duration"].append(s.duration)
-        col["attributes"].append(s.attributes)
-        col["events"].append([[e.timestamp - t0, e.name, e.attributes] for e in s.events] if s.events else 0)
-        col["links"].append([[ln.trace_id, ln.span_id, ln.attributes] for ln in s.links] if s.links else 0)
-    segments = critical_path(spans)
+            key = (s.service, tuple(attrs.items()))
+            r = resources.get(key)
+            if r is None:
+                r = resources[key] = len(resource_json)
+                resource_json.append({"service": s.service, "cluster": cluster_of(s), "attributes": attrs})
+            by_dict[id(attrs)] = r
+        resource_col.append(r)
+    parents = parent_indexes(spans)
+    kind_index, status_index = _KIND_INDEX.get, _STATUS_INDEX.get
+    cols = {
+        "spanID": [s.span_id for s in spans],
+        "parentSpanID": [s.parent_span_id for s in spans],
+        "parent": parents,
+        "name": [names.setdefault(s.name, len(names)) for s in spans],
+        "resource": resource_col,
+        "scope": [scopes.setdefault((s.scope_name, s.scope_version), len(scopes)) for s in spans],
+        "kind": [kind_index(s.kind, 0) for s in spans],
+        "status": [status_index(s.status_code, 0) for s in spans],
+        "statusMessage": [s.status_message for s in spans],
+        "start": [s.timestamp - t0 for s in spans],
+        "duration": [s.duration for s in spans],
+        "attributes": [s.attributes for s in spans],
+        "events": [
+            [[e.timestamp - t0, e.name, e.attributes] for e in s.events] if s.events else 0 for s in spans
+        ],
+        "links": [
+            [[ln.trace_id, ln.span_id, ln.attributes] for ln in s.links] if s.links else 0 for s in spans
+        ],
+    }
+    segments = critical_path(spans, parents)
+    clusters = [resource_json[r]["cluster"] for r in resource_col]
     return {
         "traceID": trace_id,
         "startUnixNano": str(t0),
@@ -95,9 +89,9 @@ def compact_trace(trace_id: str, spans: list[SpanRecord]) -> dict:
         "scopes": [list(k) for k in scopes],
         "kinds": [k.lower() for k in KINDS],
         "statuses": [s.lower() for s in STATUSES],
-        "spans": col,
+        "spans": cols,
         "criticalPath": [[seg.index, seg.start - t0, seg.end - t0, int(seg.waiting)] for seg in segments],
-        "clusterPath": cluster_breakdown(spans, segments),
+        "clusterPath": cluster_breakdown(spans, segments, parents, clusters),
     }
 
 
