@@ -46,6 +46,8 @@ def stores(data_dir, records):
 QUERIES = [
     "{}",
     '{resource.service.name = "nova-api" && duration > 100ms}',
+    '{resource.service.name = "neutron-server" && duration >= 1ms && status = error}',
+    '{resource.service.name = "nova-api"} | count() > 3',
     "{status = error}",
     "{span.http.response.status_code >= 500}",
     '{.http.request.method = "DELETE"} || {kind = consumer}',
