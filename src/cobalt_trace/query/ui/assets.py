@@ -10,6 +10,7 @@ would try to run as script (the code already renders it only as text).
 from __future__ import annotations
 
 import hashlib
+import re
 from importlib import resources
 
 from ..http import Request, Response
@@ -33,6 +34,7 @@ _SECURITY = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
 }
+_HEX_ID = re.compile(r"[0-9a-fA-F]{1,32}")
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -53,7 +55,13 @@ class UIAssets:
         self.index_html = self.files["index.html"].replace(b"{{VERSION}}", self.version.encode())
 
     async def page(self, req: Request) -> Response:
-        return Response(200, self.index_html, _TYPES[".html"], {"cache-control": "no-cache", **_SECURITY})
+        html = self.index_html
+        trace_id = req.path_params.get("trace_id", "")
+        if _HEX_ID.fullmatch(trace_id):
+            # the browser fetches the trace while it is still loading the page's code
+            link = f'<link rel="preload" as="fetch" crossorigin href="/api/cobalt/traces/{trace_id.lower()}">'
+            html = html.replace(b"</head>", link.encode() + b"\n</head>", 1)
+        return Response(200, html, _TYPES[".html"], {"cache-control": "no-cache", **_SECURITY})
 
     async def asset(self, req: Request) -> Response:
         name = req.path_params["name"]

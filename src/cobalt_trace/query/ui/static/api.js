@@ -12,7 +12,8 @@ export async function getJSON(path, params = {}) {
   for (const [k, v] of Object.entries(params)) {
     if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
   }
-  const resp = await fetch(url, { headers: { Accept: "application/json" } });
+  // no extra headers: a trace page's <link rel=preload> answers this fetch only if it matches
+  const resp = await fetch(url);
   if (!resp.ok) {
     let text = (await resp.text()).trim();
     try {
@@ -24,6 +25,18 @@ export async function getJSON(path, params = {}) {
   return resp.json();
 }
 
+// The router starts a trace's download before the page's code has loaded; the page then
+// picks up that same request instead of starting another.
+const early = new Map();
+export function prefetchTrace(id) {
+  if (!early.has(id)) early.set(id, getJSON(`/api/cobalt/traces/${encodeURIComponent(id)}`));
+}
+function takeEarly(id) {
+  const p = early.get(id);
+  early.delete(id);
+  return p;
+}
+
 export const api = {
   services: () => getJSON("/api/v3/services").then((r) => r.services || []),
   operations: (service) => getJSON("/api/v3/operations", { service }).then((r) => r.operations || []),
@@ -32,7 +45,7 @@ export const api = {
     getJSON(`/api/v2/search/tag/${encodeURIComponent(tag)}/values`, { start, end })
       .then((r) => (r.tagValues || []).map((v) => v.value)),
   search: (params) => getJSON("/api/cobalt/search", params),
-  trace: (id) => getJSON(`/api/cobalt/traces/${encodeURIComponent(id)}`),
+  trace: (id) => takeEarly(id) || getJSON(`/api/cobalt/traces/${encodeURIComponent(id)}`),
   request: (rid) => getJSON(`/api/cobalt/requests/${encodeURIComponent(rid)}`),
   graph: (start, end) => getJSON("/api/cobalt/service-graph", { start, end }),
   red: (start, end) => getJSON("/api/cobalt/red", { start, end, by: "operation" }),

@@ -1,6 +1,7 @@
 // The single-page app's router: pages are ES modules with `render(main, params, query)`, which
 // may return a cleanup function.  Links marked `data-link` navigate without reloading.
 import { h, clear } from "./dom.js";
+import { prefetchTrace } from "./api.js";
 
 const ROUTES = [
   [/^\/$/, "search"],
@@ -48,6 +49,7 @@ async function route() {
     main.append(h("h1", null, "Not found"), h("p", null, "No page at ", h("code", null, path)));
     return;
   }
+  if (page === "trace") prefetchTrace(params[0]);
   const mod = await import(`./${page}.js`);
   if (seq !== renderSeq) return;
   const result = await mod.render(main, params, new URLSearchParams(location.search));
