@@ -99,14 +99,18 @@ def main() -> None:
         store.write_spans(spans)
         ids[n] = spans[0].trace_id
     rows = []
-    with running_server(store) as base, sync_playwright() as pw:
+    with (
+        running_server(store) as base,
+        sync_playwright() as pw,
+        httpx.Client(base_url=base, timeout=120) as http,
+    ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for n in sizes:
                 api_ms, size = [], 0
                 for _ in range(args.runs):
                     t0 = time.perf_counter()
-                    body = httpx.get(f"{base}/api/cobalt/traces/{ids[n]}", timeout=120).content
+                    body = http.get(f"/api/cobalt/traces/{ids[n]}").content
                     api_ms.append((time.perf_counter() - t0) * 1000)
                     size = len(body)
                 runs = [measure(browser, base, ids[n]) for _ in range(args.runs)]

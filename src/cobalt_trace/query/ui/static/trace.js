@@ -136,7 +136,9 @@ export async function render(main, [traceId], query) {
       h("button", { type: "button", "data-action": "expand" }, "Expand all"),
       h("button", { type: "button", "data-action": "collapse" }, "Collapse all"),
       h("button", { type: "button", "data-action": "level" }, "Top two levels"),
-      h("label", { class: "check" }, h("input", { type: "checkbox", checked: true, "data-action": "critical" }), " Critical path"),
+      h("label", { class: "check", title: "Underlined: the spans that decide the trace's end; dashed: waiting for a consumer to start" },
+        h("input", { type: "checkbox", checked: true, "data-action": "critical" }), " Critical path ", h("span", { class: "legend-crit", "aria-hidden": "true" })),
+      h("span", { class: "muted small keys" }, "↑↓ move · ←→ fold · Enter details · / find · Esc close"),
       h("span", { class: "spacer" }),
       searchBox, searchCount));
   const body = h("div", { class: "trace-body" }, wfBox, details);
