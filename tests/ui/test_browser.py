@@ -230,3 +230,36 @@ def test_otlp_download_link(probe, ui_data):
         page.click("text=Download OTLP JSON")
     download = info.value
     assert download.suggested_filename == f"trace-{ui_data['failing']}.json"
+
+
+def test_query_composition_and_id_recognition(probe):
+    page = probe.page
+    page.goto("/search")
+    ready(page, "search")
+    got = page.evaluate(
+        """async () => {
+          const base = new URL(document.querySelector('script[type=module]').src);
+          const search = await import(new URL('search.js', base));
+          const main = await import(new URL('main.js', base));
+          const fmt = await import(new URL('format.js', base));
+          return {
+            form: search.composeQuery({ service: 'nova "api"', operation: '', minDuration: '100ms', q: '' }),
+            both: search.composeQuery({ service: 'x', q: '{ status = error }' }),
+            none: search.composeQuery({}),
+            req: main.jumpTarget(' REQ-0B7E3F2A-1C4D-4E5F-8A9B-0C1D2E3F4A5B '),
+            trace: main.jumpTarget('ABC123'),
+            zeros: main.jumpTarget('0000'),
+            junk: main.jumpTarget('req-123'),
+            dur: fmt.parseDuration('1m30s'),
+            durs: [fmt.fmtDuration(999), fmt.fmtDuration(1.5e6), fmt.fmtDuration(2.25e9), fmt.fmtDuration(95e9)],
+          };
+        }"""
+    )
+    assert got["form"] == '{ resource.service.name = "nova \\"api\\"" && traceDuration >= 100ms }'
+    assert got["both"] == '{ resource.service.name = "x" } && { status = error }'
+    assert got["none"] == "{}"
+    assert got["req"] == "/request/req-0b7e3f2a-1c4d-4e5f-8a9b-0c1d2e3f4a5b"
+    assert got["trace"] == "/trace/abc123"
+    assert got["zeros"] is None and got["junk"] is None
+    assert got["dur"] == 90e9
+    assert got["durs"] == ["999ns", "1.50ms", "2.25s", "1m35s"]
