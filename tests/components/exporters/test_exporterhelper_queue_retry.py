@@ -321,7 +321,7 @@ def test_shutdown_interrupts_retry_backoff():
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"storage": "file_storage/x"}, "sending_queue::storage: persistent queues are not supported yet"),
+        ({"storage": "file_storage/"}, "sending_queue::storage: name part must be specified after '/'"),
         ({"sizer": "bytes"}, "sending_queue::sizer: 'bytes' is not supported yet"),
         ({"num_consumers": 0}, "sending_queue::num_consumers: must be positive"),
         ({"queue_sizes": 3}, "sending_queue: has invalid keys: queue_sizes"),

@@ -314,8 +314,8 @@ def test_http_scheme_means_insecure():
         ({"endpoint": "c:4317", "compression": "lz4"}, "x::compression: unsupported compression type 'lz4'"),
         ({"endpoint": "c:4317", "auth": {}}, "x::auth::authenticator: the id of a client authenticator"),
         (
-            {"endpoint": "c:4317", "sending_queue": {"storage": "file_storage"}},
-            "x::sending_queue::storage: persistent queues",
+            {"endpoint": "c:4317", "sending_queue": {"storage": "file_storage/"}},
+            "x::sending_queue::storage: name part must be specified",
         ),
         (
             {"endpoint": "c:4317", "tls": {"ca_file": "/nonexistent/ca.pem"}},

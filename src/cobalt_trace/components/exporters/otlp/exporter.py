@@ -64,7 +64,7 @@ class OTLPGrpcExporter(Component):
         if not (self.config.use_tls and tls.insecure_skip_verify):
             self._open_channel(self._credentials(None))
         # else: the server's certificate is fetched on first send (see _ensure_channel)
-        await self._helper.start()
+        await self._helper.start(host)
 
     async def consume(self, batch: SpanBatch) -> None:
         await self._helper.consume(batch)

@@ -67,7 +67,7 @@ class OTLPHttpExporter(Component):
             proxy=cfg.proxy_url or None,
             trust_env=False,
         )
-        await self._helper.start()
+        await self._helper.start(host)
 
     async def consume(self, batch: SpanBatch) -> None:
         await self._helper.consume(batch)

@@ -32,7 +32,7 @@ class TraceStoreExporter(Component):
         if writer is None:
             raise RuntimeError(f"storage: extension {self.config.storage} is not a started trace_store")
         self._writer = writer
-        await self._helper.start()
+        await self._helper.start(host)
 
     async def consume(self, batch: SpanBatch) -> None:
         await self._helper.consume(batch)

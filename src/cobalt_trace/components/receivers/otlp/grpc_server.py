@@ -121,7 +121,7 @@ class GrpcTraceServer:
     async def _export(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
             metadata = _metadata(context) if (self._cfg.include_metadata or self._auth) else None
-            auth = await authenticate(self._auth, metadata) if self._auth is not None else {}
+            auth = await authenticate(self._auth, metadata, self._observer) if self._auth is not None else {}
             if not request:
                 return _EMPTY_RESPONSE
             batch = SpanBatch.from_bytes(request)

@@ -139,7 +139,7 @@ class OtlpHttpApp:
     async def _export(self, scope, body: bytes, as_json: bool, send, cors) -> None:
         try:
             metadata = _metadata(scope["headers"]) if self._want_headers else {}
-            auth = await authenticate(self._auth, metadata) if self._auth is not None else {}
+            auth = await authenticate(self._auth, metadata, self._observer) if self._auth is not None else {}
             batch = SpanBatch.from_bytes(_traces_from_json(body) if as_json else body)
             if batch.span_count:
                 client = ClientInfo(

@@ -25,7 +25,15 @@ _HELP = {
 class TransportObserver:
     """Metric children bound once per transport, so the hot path only adds integers."""
 
-    __slots__ = ("accepted", "refused", "failed", "success", "refused_requests", "failed_requests")
+    __slots__ = (
+        "accepted",
+        "refused",
+        "failed",
+        "success",
+        "refused_requests",
+        "failed_requests",
+        "unauthenticated",
+    )
 
     def __init__(self, metrics, receiver: str, transport: str):
         labels = {"receiver": receiver, "transport": transport}
@@ -38,6 +46,8 @@ class TransportObserver:
         self.failed = counter("otelcol_receiver_failed_spans")
         self.success = counter("otelcol_receiver_requests", outcome="success")
         self.refused_requests = counter("otelcol_receiver_requests", outcome="refused")
+        # not an upstream outcome: requests rejected by the `auth` authenticator (401/UNAUTHENTICATED)
+        self.unauthenticated = counter("otelcol_receiver_requests", outcome="unauthenticated")
         self.failed_requests = counter("otelcol_receiver_requests", outcome="failure")
 
 
@@ -130,7 +140,7 @@ def _authenticator(host, auth) -> Any:
     return ext
 
 
-async def authenticate(ext, metadata: dict[str, tuple[str, ...]]) -> dict[str, str]:
+async def authenticate(ext, metadata: dict[str, tuple[str, ...]], observer=None) -> dict[str, str]:
     """Ask the authenticator about the request's headers; returns its auth data for `ClientInfo`.
 
     The contract is kept small until the auth extensions exist: `authenticate(headers)`, sync or
@@ -141,5 +151,7 @@ async def authenticate(ext, metadata: dict[str, tuple[str, ...]]) -> dict[str, s
         if inspect.isawaitable(result):
             result = await result
     except Exception as exc:
+        if observer is not None:
+            observer.unauthenticated.add(1)
         raise AuthenticationError(str(exc) or "authentication failed") from exc
     return dict(result) if isinstance(result, dict) else {}
