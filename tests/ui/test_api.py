@@ -94,3 +94,25 @@ def test_service_graph_groups_services_by_cluster(client):
     assert clusters["nova-conductor"] == ["control-plane"]
     edges = {(e["parent"], e["child"]) for e in g["edges"]}
     assert ("nova-conductor", "nova-compute") in edges
+
+
+def test_missing_ui_files_leave_the_apis_working(monkeypatch):
+    import asyncio
+
+    from cobalt_trace.query.app import create_app
+    from cobalt_trace.query.ui import assets
+    from cobalt_trace.store import MemoryStore
+
+    def no_files(self):
+        raise FileNotFoundError("static")
+
+    monkeypatch.setattr(assets.UIAssets, "__init__", no_files)
+    app = create_app(MemoryStore())
+
+    async def get(path):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ui") as c:
+            return await c.get(path)
+
+    page = asyncio.run(get("/trace/abc"))
+    assert page.status_code == 503 and "not installed" in page.text
+    assert asyncio.run(get("/api/echo")).text == "echo"

@@ -10,12 +10,15 @@ would try to run as script (the code already renders it only as text).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from importlib import resources
 
 from ..http import Request, Response
 
 __all__ = ["SPA_PATHS", "UIAssets", "ui_routes"]
+
+log = logging.getLogger("cobalt_trace.query.ui")
 
 SPA_PATHS = ("/", "/search", "/services", "/trace/{trace_id}", "/request/{request_id}")
 _TYPES = {
@@ -77,14 +80,26 @@ class UIAssets:
         return Response(200, data, _content_type(name), headers)
 
 
+async def _missing(req: Request) -> Response:
+    return Response(
+        503, b"web UI files are not installed (package data query/ui/static/*)\n", "text/plain; charset=utf-8"
+    )
+
+
 def _content_type(name: str) -> str:
     dot = name.rfind(".")
     return _TYPES.get(name[dot:], "application/octet-stream")
 
 
 def ui_routes(assets: UIAssets | None = None):
-    """(method, path template, handler) for the SPA's pages and its assets."""
-    assets = assets or UIAssets()
+    """(method, path template, handler) for the SPA's pages and its assets.  Without the files
+    (a build that left out the package data) the pages answer 503 and the APIs still work."""
+    if assets is None:
+        try:
+            assets = UIAssets()
+        except (OSError, KeyError) as exc:
+            log.warning("web UI disabled: its files are missing from the package (%s)", exc)
+            return [("GET", path, _missing) for path in (*SPA_PATHS, "/static/{version}/{name}")]
     routes = [("GET", path, assets.page) for path in SPA_PATHS]
     routes.append(("GET", "/static/{version}/{name}", assets.asset))
     return routes
