@@ -66,9 +66,23 @@ def _cmd_loadgen(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from ..demo.gateway_demo import run_demo
+    from pathlib import Path
 
-    return run_demo(duration=args.duration, rate=args.rate)
+    from ..demo.run import DemoOptions, run_demo
+
+    return run_demo(
+        DemoOptions(
+            duration=args.duration,
+            rate=args.rate,
+            error_rate=args.error_rate,
+            slow_rate=args.slow_rate,
+            transport=args.transport,
+            state_dir=Path(args.state_dir),
+            ui=args.ui,
+            decision_wait=args.decision_wait,
+            seed=args.seed,
+        )
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,11 +118,30 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ca-file", default="", help="CA certificate for a TLS endpoint")
     g.set_defaults(func=_cmd_loadgen)
 
-    d = sub.add_parser("demo", help="run the demo topology with a simulated workload")
-    d.add_argument(
-        "--duration", type=float, default=0.0, help="stop after this many seconds (0 = until Ctrl-C)"
+    d = sub.add_parser(
+        "demo",
+        help="run CobaltCore's tracing end to end on this machine: three clusters, their collectors, "
+        "simulated OpenStack services and a workload",
     )
-    d.add_argument("--rate", type=float, default=20000.0, help="spans per second fed to the gateway")
+    d.add_argument(
+        "--duration", type=float, default=0.0, help="seconds of workload, then stop (0 = until Ctrl-C)"
+    )
+    d.add_argument("--rate", type=float, default=2.0, help="user flows per second (server boot, ...)")
+    d.add_argument(
+        "--error-rate", type=float, default=0.05, help="fraction of flows that fail (5xx, RPC timeout)"
+    )
+    d.add_argument("--slow-rate", type=float, default=0.05, help="fraction of flows slower than 1 s")
+    d.add_argument(
+        "--transport",
+        choices=("auto", "rabbitmq", "memory"),
+        default="auto",
+        help="oslo.messaging transport: a private rabbitmq-server when installed (auto), or kombu's "
+        "filesystem transport in memory",
+    )
+    d.add_argument("--state-dir", default=".demo", help="certificates, trace store, logs (kept between runs)")
+    d.add_argument("--ui", default="127.0.0.1:3200", help="address of the UI and query API")
+    d.add_argument("--decision-wait", default="5s", help="tail sampling decision_wait (the seed: 30s)")
+    d.add_argument("--seed", type=int, default=0, help="random seed of the workload")
     d.set_defaults(func=_cmd_demo)
     return p
 
