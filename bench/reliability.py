@@ -36,7 +36,7 @@ from pathlib import Path
 
 from _common import ROOT, machine, write_section
 
-sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+sys.path[:0] = [str(ROOT / "tests" / "reliability"), str(ROOT / "tests")]
 
 from harness import (  # noqa: E402
     OtlpClient,

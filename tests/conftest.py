@@ -1,83 +1,15 @@
-"""Shared fixtures: free ports, test certificates, running `cobalt-trace collector` processes."""
+"""Fixtures shared by the suite; the helpers behind them are in `cobalt_testkit`."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
-from cobalt_trace.demo.certs import CertPaths, issue_cert, make_ca
-
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"port {port} not listening after {timeout}s")
-
-
-class Pki:
-    """A CA plus server/client certificates for 127.0.0.1, made in a temp dir."""
-
-    def __init__(self, directory: Path):
-        self.dir = directory
-        self.ca = make_ca(directory, "cobalt-trace test CA")
-        self.server = issue_cert(self.ca, directory, "server", ["127.0.0.1", "localhost"])
-        self.client = issue_cert(self.ca, directory, "client", ["client"], client=True)
-
-    def leaf(self, name: str, hosts: list[str], client: bool = False) -> CertPaths:
-        return issue_cert(self.ca, self.dir, name, hosts, client=client)
+from cobalt_testkit import CollectorProcess, Pki
 
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory) -> Pki:
     return Pki(tmp_path_factory.mktemp("pki"))
-
-
-class CollectorProcess:
-    """`cobalt-trace collector` in a subprocess; stopped with SIGTERM like a pod."""
-
-    def __init__(self, config: Path, log: Path, env: dict | None = None):
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cobalt_trace.cli.main", "collector", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("wb"),
-            env={**os.environ, **(env or {})},
-        )
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @pytest.fixture

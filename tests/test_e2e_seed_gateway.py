@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
+from cobalt_testkit import FIXTURES, free_port, wait_port
 from cobalt_trace.wire.otlp_json import traces_from_json
-from conftest import FIXTURES, free_port, wait_port
 
 
 def gateway_config(grpc_port, http_port, central_port, pki) -> str:

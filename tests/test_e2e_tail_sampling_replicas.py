@@ -13,8 +13,8 @@ import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from cobalt_testkit import free_port, wait_port
 from cobalt_trace.wire.otlp_json import traces_from_json
-from conftest import free_port, wait_port
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 N_TRACES = 1000

@@ -14,7 +14,7 @@ import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from conftest import FIXTURES, ROOT, free_port, wait_port
+from cobalt_testkit import FIXTURES, ROOT, free_port, wait_port
 from test_e2e_seed_gateway import central_config, read_output
 from test_e2e_tail_sampling_replicas import kept_by_probability
 

@@ -8,12 +8,12 @@ import pytest
 import yaml
 from pipeline_fakes import Attribute, ExporterConfig, make_registry
 
+from cobalt_testkit import FIXTURES
 from cobalt_trace.pipeline.component import ComponentID, Kind
 from cobalt_trace.pipeline.config import build_config
 from cobalt_trace.pipeline.configtypes import decode
 from cobalt_trace.pipeline.confmap import load_config
 from cobalt_trace.pipeline.errors import ConfigError
-from conftest import FIXTURES
 
 SEED = FIXTURES / "seed-config.yaml"
 

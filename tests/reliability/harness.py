@@ -8,7 +8,6 @@ import array
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
+
+from cobalt_testkit import free_port, wait_port
 
 HERE = Path(__file__).resolve().parent
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -37,24 +38,6 @@ __all__ = [
     "rss_bytes",
     "gateway_yaml",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"port {port} not listening after {timeout}s")
 
 
 async def wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> float:
