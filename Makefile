@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.make-venv.stamp
-VENV_INPUTS := pyproject.toml setup.py instrumentation/pyproject.toml $(wildcard src/cobalt_trace/wire/_native/*.c) .ci/system-packages
+VENV_INPUTS := pyproject.toml setup.py instrumentation/pyproject.toml $(wildcard src/cobalt_trace/*/_native/*.c) .ci/system-packages
 
 .PHONY: venv test demo lint clean system-packages
 

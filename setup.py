@@ -1,4 +1,5 @@
-"""Builds the optional native span scanner; the pure-Python path is used when it is absent."""
+"""Builds the optional native extensions (the span scanner of `wire`, the RowBinary encoder of
+`store`); the pure-Python paths are used when they are absent."""
 
 from setuptools import Extension, setup
 
@@ -9,6 +10,12 @@ setup(
             sources=["src/cobalt_trace/wire/_native/scan.c"],
             extra_compile_args=["-O2"],
             optional=True,
-        )
+        ),
+        Extension(
+            "cobalt_trace.store._rowbinary",
+            sources=["src/cobalt_trace/store/_native/rowbinary.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
     ]
 )
