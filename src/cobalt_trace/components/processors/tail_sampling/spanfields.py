@@ -96,6 +96,11 @@ _NAMES = {
 }
 
 
+# positions in the shared scanner's SpanFields
+# (trace_id, span_id, parent_span_id, start, end, status_code, flags, trace_state)
+_SHARED_POSITION = {"parent": 2, "start": 3, "end": 4, "code": 5, "flags": 6}
+
+
 class Scanner:
     """Reads trace id plus the wanted fields; `index[name]` is each field's tuple position."""
 
@@ -104,9 +109,12 @@ class Scanner:
     ):
         fields = (("parent", parent), ("start", times), ("end", times), ("code", status), ("flags", flags))
         wanted = [name for name, on in fields if on] or ["flags"]  # read something: results stay tuples
-        self.index = {name: i + 1 for i, name in enumerate(wanted)}
-        col = 1 if _shared_scan is not None else 0
-        self._getter = attrgetter("trace_id", *(_NAMES[n][col] for n in wanted))
+        if _shared_scan is not None:
+            # the shared scanner's SpanFields tuples are used as they are: no second tuple per span
+            self.index = {name: _SHARED_POSITION[name] for name in wanted}
+        else:
+            self.index = {name: i + 1 for i, name in enumerate(wanted)}
+        self._getter = attrgetter("trace_id", *(_NAMES[n][0] for n in wanted))
 
     def scan(self, batch) -> Iterator[tuple[object, object, list[bytes], list[tuple]]]:
         """(resource_spans, scope_spans, span bytes, field tuples) for every non-empty ScopeSpans."""
@@ -117,7 +125,7 @@ class Scanner:
                 for ss in rs.scope_spans:
                     spans = list(ss.spans)
                     if spans:
-                        yield rs, ss, spans, list(map(getter, _shared_scan(spans)))
+                        yield rs, ss, spans, _shared_scan(spans)
             return
         lite = _RequestLite.FromString(batch.to_bytes())
         for rs, lrs in zip(raw.resource_spans, lite.resource_spans, strict=True):
