@@ -67,6 +67,7 @@ class RabbitMQNode(Broker):
         self.dist_port, self.epmd_port = _free_port("127.0.0.1"), _free_port("127.0.0.1")
         self.node = f"cobalt-demo-{os.getpid()}@localhost"
         self.proc: subprocess.Popen | None = None
+        self.epmd: subprocess.Popen | None = None
         super().__init__(
             kind="rabbitmq",
             url=f"rabbit://guest:guest@{host}:{port}/",
@@ -98,7 +99,31 @@ class RabbitMQNode(Broker):
             RABBITMQ_PLUGINS_EXPAND_DIR=str(d / "plugins-expand"),
         )
 
+    def _start_epmd(self, preexec_fn) -> None:
+        """Our own epmd in the foreground: the node would otherwise start one as a daemon that
+        outlives the demo if the demo is killed."""
+        epmd = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
+        if not os.path.exists(epmd):
+            return  # the node starts its own
+        self.epmd = subprocess.Popen(
+            [epmd, "-port", str(self.epmd_port), "-address", "127.0.0.1"],
+            env=dict(os.environ, HOME=str(self.dir)),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=preexec_fn,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.epmd.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.epmd_port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+
     def start(self, preexec_fn=None) -> None:
+        self._start_epmd(preexec_fn)
         with open(self.dir / "server.out", "wb") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
                 [self.executable],
@@ -135,13 +160,13 @@ class RabbitMQNode(Broker):
                 self.proc.wait(10)
             except ProcessLookupError:
                 pass
-        # epmd daemonises out of the node's process group; end the one this node started.
-        epmd = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
-        if os.path.exists(epmd):
-            env = dict(os.environ, ERL_EPMD_PORT=str(self.epmd_port))
-            subprocess.run(
-                [epmd, "-port", str(self.epmd_port), "-kill"], capture_output=True, timeout=10, env=env
-            )
+        if self.epmd is not None and self.epmd.poll() is None:
+            self.epmd.terminate()
+            try:
+                self.epmd.wait(10)
+            except subprocess.TimeoutExpired:
+                self.epmd.kill()
+                self.epmd.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
