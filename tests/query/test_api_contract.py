@@ -240,7 +240,8 @@ def test_request_id_stitching_and_red(client, records):
     assert red and all(r["operation"] == "" and r["count"] > 0 for r in red)
     assert client.get("/api/cobalt/red", params={"by": "x"}).status_code == 400
     edges = client.get("/api/cobalt/dependencies").json()["edges"]
-    assert edges and {"callCount", "errorCount", "p99Nanos"} <= set(edges[0])
+    assert edges and {"callCount", "errorCount", "p50Nanos", "p95Nanos", "p99Nanos"} <= set(edges[0])
+    assert all(e["p50Nanos"] <= e["p95Nanos"] <= e["p99Nanos"] for e in edges)
     path = client.get(f"/api/cobalt/traces/{records[0].trace_id}/path").json()
     assert set(path) == {"traceID", "clusters", "hops"}
 

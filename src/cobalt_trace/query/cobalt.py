@@ -132,6 +132,7 @@ class CobaltAPI:
                         "callCount": e.call_count,
                         "errorCount": e.error_count,
                         "p50Nanos": e.p50_ns,
+                        "p95Nanos": e.p95_ns,
                         "p99Nanos": e.p99_ns,
                     }
                     for e in edges

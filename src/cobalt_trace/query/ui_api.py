@@ -202,6 +202,7 @@ class UIAPI:
                         "errorCount": e.error_count,
                         "ratePerSecond": e.call_count / window_s if window_s else None,
                         "p50Nanos": e.p50_ns,
+                        "p95Nanos": e.p95_ns,
                         "p99Nanos": e.p99_ns,
                     }
                     for e in edges

@@ -478,14 +478,17 @@ class ClickHouseStore:
         rows = self.backend.rows(
             "SELECT p.ServiceName AS parent, c.ServiceName AS child, count(),"
             f" countIf(c.StatusCode IN {_ERROR_STATUSES}),"
-            " quantileExact(0.5)(c.Duration), quantileExact(0.99)(c.Duration)"
+            " quantileExact(0.5)(c.Duration), quantileExact(0.99)(c.Duration), quantileExact(0.95)(c.Duration)"
             f" FROM (SELECT TraceId, SpanId, ServiceName FROM {t} {where}) AS p"
             f" INNER JOIN (SELECT TraceId, ParentSpanId, ServiceName, StatusCode, Duration FROM {t} {where}"
             "  ) AS c ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId"
             " WHERE p.ServiceName != c.ServiceName GROUP BY parent, child ORDER BY parent, child",
             params,
         )
-        return [DependencyEdge(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), float(r[5])) for r in rows]
+        return [
+            DependencyEdge(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), float(r[5]), float(r[6]))
+            for r in rows
+        ]
 
     def red(self, start_ns=None, end_ns=None, service=None, by_operation=True) -> list[RedRow]:
         params: dict = {}

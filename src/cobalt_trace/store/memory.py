@@ -177,6 +177,7 @@ class MemoryStore:
                     errors,
                     quantile_exact(durations, 0.5),
                     quantile_exact(durations, 0.99),
+                    quantile_exact(durations, 0.95),
                 )
             )
         return out

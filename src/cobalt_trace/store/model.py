@@ -135,6 +135,7 @@ class DependencyEdge:
     error_count: int = 0
     p50_ns: float = 0.0
     p99_ns: float = 0.0
+    p95_ns: float = 0.0
 
 
 @dataclass(slots=True)

@@ -83,11 +83,11 @@ function drawGraph(box, graph) {
     const errRate = e.callCount ? e.errorCount / e.callCount : 0;
     const rate = e.ratePerSecond != null ? fmtRate(e.ratePerSecond) : `${e.callCount} calls`;
     const g = s("g", { class: errRate > 0.05 ? "edge hot" : "edge", "data-edge": `${e.parent}→${e.child}` },
-      s("title", null, `${e.parent} → ${e.child}: ${e.callCount} calls, ${e.errorCount} errors, p50 ${fmtDuration(e.p50Nanos)}, p99 ${fmtDuration(e.p99Nanos)}`),
+      s("title", null, `${e.parent} → ${e.child}: ${e.callCount} calls, ${e.errorCount} errors, p50 ${fmtDuration(e.p50Nanos)}, p95 ${fmtDuration(e.p95Nanos)}, p99 ${fmtDuration(e.p99Nanos)}`),
       s("path", { d: geo.d, "marker-end": "url(#arrow)", "stroke-width": 1 + (2.5 * Math.log1p(e.callCount)) / Math.log1p(maxCalls) }));
     svg.append(g);
     labels.append(s("text", { x: geo.lx, y: geo.ly, "text-anchor": geo.anchor, class: errRate > 0.05 ? "edge-label hot" : "edge-label" },
-      `${rate} · ${fmtPercent(e.errorCount, e.callCount)} err · p99 ${fmtDuration(e.p99Nanos)}`));
+      `${rate} · ${fmtPercent(e.errorCount, e.callCount)} err · p95 ${fmtDuration(e.p95Nanos)}`));
   }
   for (const n of graph.nodes) {
     const p = pos.get(n.service);
@@ -137,7 +137,7 @@ export async function render(main, _params, query) {
   const filter = h("input", { type: "search", placeholder: "Filter services and operations (/)", "data-search-box": true, "aria-label": "Filter the RED table" });
   const tableBox = h("div", { class: "table-box" });
   main.append(h("div", { class: "title-row" }, h("h1", null, "Services"), range),
-    h("h2", null, "Dependency graph"), h("p", { class: "muted small" }, "Boxes are clusters; arrows go from caller to callee with call rate, error rate and p99 of the callee's spans. Click a service to search its traces."),
+    h("h2", null, "Dependency graph"), h("p", { class: "muted small" }, "Boxes are clusters; arrows go from caller to callee with call rate, error rate and p95 latency of the callee's spans. Click a service to search its traces."),
     graphBox, h("div", { class: "title-row" }, h("h2", null, "Rate, errors, duration"), filter), tableBox);
   try {
     const [graph, red] = await Promise.all([api.graph(start, end), api.red(start, end)]);
