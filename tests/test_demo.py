@@ -34,9 +34,11 @@ pytestmark = [
 ]
 
 DURATION = 60
-UI = "http://127.0.0.1:3200"
+# The management cluster's own address: no other test binds it (the demo's default is 127.0.0.1:3200).
+UI_ADDRESS = "127.0.1.1:3200"
+UI = f"http://{UI_ADDRESS}"
 # decision_wait 5 s + batch 1 s + store flush 0.5 s + span export delays, with room for a busy CI.
-SETTLE = 14.0
+SETTLE = 18.0
 MIN_ORDINARY = 80
 CLUSTERS = {"management", "control-plane", "hypervisor"}
 
@@ -157,10 +159,10 @@ class Checker:
         ev.wrongly_dropped, ev.wrongly_kept = [], []
         for flow in self.settled_flows():
             tid = flow["trace_id"]
-            if tid not in self.cache:
+            hashed = kept_by_probability(tid)
+            if tid not in self.cache or (hashed and self.cache[tid] is None):
                 self.cache[tid] = stored_trace(tid)
             spans = self.cache[tid]
-            hashed = kept_by_probability(tid)
             if spans:
                 ev.clusters |= {s.cluster for s in spans}
                 self._crossing(tid, spans)
@@ -239,7 +241,7 @@ def _processes_mentioning(text: str) -> list[str]:
 def test_demo_end_to_end(tmp_path):
     state = tmp_path / "demo-state"
     cmd = [sys.executable, "-m", "cobalt_trace.cli.main", "demo", "--duration", str(DURATION)]
-    cmd += ["--state-dir", str(state), "--rate", "4"]
+    cmd += ["--state-dir", str(state), "--rate", "4", "--ui", UI_ADDRESS]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
@@ -307,3 +309,40 @@ def test_demo_end_to_end(tmp_path):
     while _processes_mentioning(str(state)) and time.monotonic() < deadline:
         time.sleep(0.2)  # epmd is ended by a command after the node stops
     assert not _processes_mentioning(str(state))
+
+
+def test_demo_options_are_checked_before_anything_starts(tmp_path):
+    cmd = [sys.executable, "-m", "cobalt_trace.cli.main", "demo", "--rate", "0", "--error-rate", "1.5"]
+    res = subprocess.run(
+        cmd + ["--state-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert res.returncode == 2
+    assert "--rate must be in (0, 200]" in res.stderr
+    assert "--error-rate must be a fraction in [0, 1], got 1.5" in res.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_memory_transport_is_kombus_filesystem_transport_in_its_own_folder(tmp_path):
+    from cobalt_trace.demo.broker import choose_broker
+
+    broker = choose_broker("memory", "127.0.2.1", 5672, tmp_path)
+    try:
+        broker.start()
+        work = Path(broker.workdir)
+        assert broker.url == "kombu+filesystem://"
+        # kombu writes to data_out and reads data_in: one folder, so every process sees every message
+        assert (work / "data_in").resolve() == (work / "data_out").resolve()
+        assert (work / "control").is_dir()
+    finally:
+        broker.stop()
+    assert not Path(broker.workdir).exists()
+    with pytest.raises(ValueError, match="invalid transport 'kafka'"):
+        choose_broker("kafka", "127.0.2.1", 5672, tmp_path)
+
+
+def test_example_pick_uses_the_gateways_hash():
+    # Same trace ids as the tail-sampling processor keeps (its own test computes FNV-1a separately).
+    from test_e2e_tail_sampling_replicas import kept_by_probability as reference
+
+    ids = [os.urandom(16) for _ in range(2000)]
+    assert [kept_by_probability(t.hex()) for t in ids] == [reference(t) for t in ids]
