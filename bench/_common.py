@@ -89,3 +89,42 @@ def write_section(title: str, body: str) -> None:
         else text.rstrip() + "\n\n" + section
     )
     BENCHMARKS.write_text(text)
+
+
+class _Tee:
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self):
+        for s in self.streams:
+            s.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def run_recorded(main, title: str) -> None:
+    """Run a benchmark's `main()`; with `--write` on the command line, its printed report (the
+    markdown table and the lines around it) also replaces the `title` section of BENCHMARKS.md."""
+    import contextlib
+    import io
+    import sys
+
+    write = "--write" in sys.argv
+    if write:
+        sys.argv.remove("--write")
+    command = "python " + " ".join(["bench/" + Path(sys.argv[0]).name, *sys.argv[1:]])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(_Tee(sys.stdout, out)):
+        main()
+    if write:
+        lines = out.getvalue().splitlines()
+        first = next((i for i, line in enumerate(lines) if line.startswith("|")), 0)
+        report = "\n".join(lines[max(0, first - 3):]).strip()
+        load = os.getloadavg()[0]
+        write_section(title, f"`{command}` — machine: {machine()}; load average {load:.1f} at the end.\n\n{report}")

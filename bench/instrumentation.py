@@ -254,4 +254,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _common import run_recorded
+
+    run_recorded(main, 'Instrumentation overhead (bench/instrumentation.py)')

@@ -213,4 +213,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _common import run_recorded
+
+    run_recorded(main, 'Trace store (bench/store.py)')

@@ -135,4 +135,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _common import run_recorded
+
+    run_recorded(main, 'Web UI time to interactive (bench/ui.py)')
