@@ -265,6 +265,15 @@ async def memory(n_spans: int) -> dict:
     }
 
 
+def _scan_note() -> str:
+    from cobalt_trace.wire.spanview import scan_spans_native
+
+    return "native span scanner" if scan_spans_native is not None else "pure-Python span scan"
+
+
+SCAN_NOTE = _scan_note()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=300, help="requests of 1024 spans for the throughput run")
@@ -318,7 +327,7 @@ def main() -> None:
         write_section(
             "tail_sampling",
             "`.venv/bin/python bench/tail_sampling.py --write`; the seed pipeline in one process "
-            "(no gRPC), pure-Python span scan.\n\n" + table + "\n\n" + detail + f"\n\nMachine: {machine()}.",
+            f"(no gRPC), {SCAN_NOTE}.\n\n" + table + "\n\n" + detail + f"\n\nMachine: {machine()}.",
         )
 
 
