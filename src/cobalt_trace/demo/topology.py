@@ -31,7 +31,6 @@ class ServiceSpec:
     name: str
     cluster: str
     port: int = 0  # HTTP API port (0: no API)
-    path_prefix: str = ""  # where the API is mounted (keystone /v3 ...)
 
 
 SERVICES = (
