@@ -1,4 +1,4 @@
-"""CachedRewriter bounds; COBALT_TRACE_PURE_PYTHON switches every wire check to pure Python."""
+"""RewriteCache bounds; COBALT_TRACE_PURE_PYTHON switches every wire check to pure Python."""
 
 from __future__ import annotations
 
@@ -10,30 +10,28 @@ import sys
 import pytest
 
 from cobalt_trace.wire import validate
-from cobalt_trace.wire.rewrite import CachedRewriter
+from cobalt_trace.wire.rewrite import MISS, RewriteCache
 
 
-def test_rewrites_each_distinct_input_once():
-    calls = []
-
-    def upper(data: bytes) -> bytes:
-        calls.append(data)
-        return data.upper()
-
-    rw = CachedRewriter(upper)
-    assert [rw(b"a"), rw(b"b"), rw(b"a"), rw(b"a")] == [b"A", b"B", b"A", b"A"]
-    assert calls == [b"a", b"b"] and (rw.hits, rw.misses) == (2, 2) and len(rw) == 2
+def test_remembers_each_distinct_key_once():
+    cache = RewriteCache()
+    assert cache.get(b"a") is MISS
+    cache.put(b"a", b"A")
+    cache.put((b"b", ("ctx",)), None)  # a value may be None ("unchanged")
+    assert cache.get(b"a") == b"A" and cache.get((b"b", ("ctx",))) is None
+    assert (cache.hits, cache.misses) == (2, 1) and len(cache) == 2
 
 
-def test_bounded_when_full():
-    rw = CachedRewriter(lambda d: d + b"!", max_entries=3)
+def test_bounded_when_full_oldest_first():
+    cache = RewriteCache(max_entries=3)
     for i in range(10):
-        assert rw(bytes([i])) == bytes([i]) + b"!"
-        assert len(rw) <= 3
-    rw.clear()
-    assert len(rw) == 0
+        cache.put(bytes([i]), i)
+        assert len(cache) <= 3
+    assert [cache.get(bytes([i])) for i in (6, 7, 8, 9)] == [MISS, 7, 8, 9]
+    cache.clear()
+    assert len(cache) == 0
     with pytest.raises(ValueError):
-        CachedRewriter(bytes, max_entries=0)
+        RewriteCache(max_entries=0)
 
 
 _PROBE = """

@@ -17,6 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from ....pipeline.client import current_client
 from ....pipeline.component import Component, Consumer, CreateSettings
 from ....pipeline.errors import ConfigError
+from ....pipeline.processorhelper import ItemCounters
 from ....wire.batch import SpanBatch
 from .._attraction import AttributeActions, build_span_matcher
 from .._attraction.matching import ALL, NONE
@@ -61,14 +62,8 @@ class AttributesProcessor(Component):
         self._actions = actions
         self._matcher = matcher
         self._next = next_consumer
-        metrics = settings.telemetry.metrics
-        labels = {"processor": str(settings.id), "otel_signal": "traces"}
-        self._incoming = metrics.counter(
-            "otelcol_processor_incoming_items", "Number of items passed to the processor."
-        ).labels(**labels)
-        self._outgoing = metrics.counter(
-            "otelcol_processor_outgoing_items", "Number of items emitted from the processor."
-        ).labels(**labels)
+        counters = ItemCounters(settings)
+        self._incoming, self._outgoing = counters.incoming, counters.outgoing
 
     async def consume(self, batch: SpanBatch) -> None:
         count = batch.span_count

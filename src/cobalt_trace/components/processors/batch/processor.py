@@ -25,6 +25,7 @@ from collections import deque
 from ....pipeline.client import ClientInfo, current_client, set_client
 from ....pipeline.component import Component, Consumer, CreateSettings
 from ....pipeline.errors import PermanentError
+from ....pipeline.processorhelper import ItemCounters
 from ....wire.batch import SpanBatch
 from .config import BatchConfig
 
@@ -158,13 +159,8 @@ class BatchProcessor(Component):
         m.gauge(
             "otelcol_processor_batch_metadata_cardinality", "Number of distinct metadata value combinations"
         ).set_function(lambda: len(self._batchers) if self.metadata_keys else 1, processor=pid)
-        labels = {"processor": pid, "otel_signal": "traces"}
-        self._incoming = m.counter(
-            "otelcol_processor_incoming_items", "Number of items passed to the processor."
-        ).labels(**labels)
-        self._outgoing = m.counter(
-            "otelcol_processor_outgoing_items", "Number of items emitted from the processor."
-        ).labels(**labels)
+        counters = ItemCounters(settings)
+        self._incoming, self._outgoing = counters.incoming, counters.outgoing
 
     # -- consumer ------------------------------------------------------------------------------
     async def consume(self, batch: SpanBatch) -> None:

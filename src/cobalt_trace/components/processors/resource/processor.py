@@ -13,14 +13,15 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from ....pipeline.client import current_client
 from ....pipeline.component import Component, Consumer, CreateSettings
 from ....pipeline.errors import ConfigError
+from ....pipeline.processorhelper import ItemCounters
 from ....wire.batch import SpanBatch
+from ....wire.rewrite import MISS, RewriteCache
 from .._attraction import AttributeActions, ContextValues
 from .config import ResourceConfig
 
-__all__ = ["ResourceProcessor", "RewriteCache", "decode_resource"]
+__all__ = ["ResourceProcessor", "decode_resource"]
 
 DEFAULT_CACHE_ENTRIES = 4096
-MISS = object()
 # cached value meaning "the actions leave this resource as it is" (the original bytes stay)
 UNCHANGED = None
 
@@ -28,36 +29,6 @@ UNCHANGED = None
 def decode_resource(data: bytes) -> Resource:
     """Parse one serialized resource (a module-level seam: tests count the calls)."""
     return Resource.FromString(data)
-
-
-class RewriteCache:
-    """A bounded memo: key -> rewritten bytes or UNCHANGED; the oldest entry goes first when full."""
-
-    __slots__ = ("_entries", "_max", "hits", "misses")
-
-    def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES):
-        self._entries: dict[object, bytes | None] = {}
-        self._max = max(1, max_entries)
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: object) -> object:
-        """The cached value, or MISS."""
-        value = self._entries.get(key, MISS)
-        if value is MISS:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return value
-
-    def put(self, key: object, value: bytes | None) -> None:
-        entries = self._entries
-        if len(entries) >= self._max:
-            del entries[next(iter(entries))]
-        entries[key] = value
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 class ResourceProcessor(Component):
@@ -78,14 +49,8 @@ class ResourceProcessor(Component):
         self._actions = actions
         self._next = next_consumer
         self.cache = RewriteCache(cache_entries)
-        metrics = settings.telemetry.metrics
-        labels = {"processor": str(settings.id), "otel_signal": "traces"}
-        self._incoming = metrics.counter(
-            "otelcol_processor_incoming_items", "Number of items passed to the processor."
-        ).labels(**labels)
-        self._outgoing = metrics.counter(
-            "otelcol_processor_outgoing_items", "Number of items emitted from the processor."
-        ).labels(**labels)
+        counters = ItemCounters(settings)
+        self._incoming, self._outgoing = counters.incoming, counters.outgoing
 
     async def consume(self, batch: SpanBatch) -> None:
         count = batch.span_count
