@@ -258,14 +258,15 @@ def _pipeline_id(key: Any, path: str, errors: list[str]) -> str | None:
 
 
 def _pipelines(
-    raw: Any, comps: dict[Kind, dict], rejected: dict[Kind, set], errors: list[str]
+    raw: Any, comps: dict[Kind, dict], rejected: dict[Kind, set], errors: list[str], required: bool = True
 ) -> dict[str, PipelineConfig]:
     out: dict[str, PipelineConfig] = {}
     path = "service::pipelines"
     if not _is_map(raw, path, errors):
         return out
     if not raw:
-        errors.append(f"{path}: service must have at least one pipeline")
+        if required:
+            errors.append(f"{path}: service must have at least one pipeline")
         return out
     for key, spec in raw.items():
         ppath = f"{path}::{key}"
@@ -302,7 +303,9 @@ def _pipelines(
     return out
 
 
-def build_config(raw: dict, registry: Registry) -> CollectorConfig:
+def build_config(raw: dict, registry: Registry, require_pipelines: bool = True) -> CollectorConfig:
+    """`require_pipelines=False` is for processes that run only extensions (`cobalt-trace query`);
+    pipelines that are present are still checked in full."""
     errors: list[str] = []
     if not isinstance(raw, dict):
         raise ConfigError(["<root>: the configuration must be a mapping"])
@@ -316,7 +319,8 @@ def build_config(raw: dict, registry: Registry) -> CollectorConfig:
     service_raw = raw.get("service")
     service = ServiceConfig()
     if service_raw is None:
-        errors.append("service: must be configured with at least one pipeline")
+        if require_pipelines:
+            errors.append("service: must be configured with at least one pipeline")
     elif _is_map(service_raw, "service", errors):
         _unknown_keys(service_raw, ("extensions", "pipelines", "telemetry"), "service", errors)
         ids = _id_list(service_raw.get("extensions"), "service::extensions", errors)
@@ -324,7 +328,9 @@ def build_config(raw: dict, registry: Registry) -> CollectorConfig:
         for cid in service.extensions:
             if cid not in comps[Kind.EXTENSION] and cid not in rejected[Kind.EXTENSION]:
                 errors.append(f'service::extensions: references extension "{cid}" which is not configured')
-        service.pipelines = _pipelines(service_raw.get("pipelines"), comps, rejected, errors)
+        service.pipelines = _pipelines(
+            service_raw.get("pipelines"), comps, rejected, errors, require_pipelines
+        )
         service.telemetry = _telemetry(service_raw.get("telemetry"), errors)
     if errors:
         raise ConfigError(errors)
