@@ -1,4 +1,5 @@
-"""`cobalt-trace`: run a collector, validate its config, list components, generate load, demo."""
+"""`cobalt-trace`: run a collector, validate its config, list components, generate load, demo,
+serve and query stored traces."""
 
 from __future__ import annotations
 
@@ -85,6 +86,35 @@ def _cmd_demo(args) -> int:
     )
 
 
+def _cmd_query(args) -> int:
+    from .traces import run_query
+
+    return run_query(args.config)
+
+
+def _cmd_traces_get(args) -> int:
+    from .traces import QueryClient, api_base, run_client, traces_get
+
+    return run_client(traces_get, QueryClient(api_base(args.api)), args.id, args.json, sys.stdout)
+
+
+def _cmd_traces_search(args) -> int:
+    from .traces import QueryClient, SearchOptions, api_base, run_client, traces_search
+
+    opts = SearchOptions(
+        service=args.service,
+        operation=args.operation,
+        query=args.q,
+        min_duration=args.min_duration,
+        max_duration=args.max_duration,
+        since=args.since,
+        start=args.start,
+        end=args.end,
+        limit=args.limit,
+    )
+    return run_client(traces_search, QueryClient(api_base(args.api)), opts, args.json, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cobalt-trace", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -143,6 +173,36 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--decision-wait", default="5s", help="tail sampling decision_wait (the seed: 30s)")
     d.add_argument("--seed", type=int, default=0, help="random seed of the workload")
     d.set_defaults(func=_cmd_demo)
+
+    q = sub.add_parser(
+        "query",
+        help="serve only the query side of a collector config: its trace_store and trace_query "
+        "extensions (browse a store after its collector stopped)",
+    )
+    q.add_argument("--config", action="append", required=True, metavar="FILE", help="as for collector")
+    q.set_defaults(func=_cmd_query)
+
+    t = sub.add_parser("traces", help="read traces from a query API (trace_query extension)")
+    tsub = t.add_subparsers(dest="traces_command", required=True)
+    api_help = "query API base URL (default: $COBALT_TRACE_API or http://127.0.0.1:3200)"
+    tg = tsub.add_parser("get", help="a trace as a span tree, or every trace of an OpenStack request id")
+    tg.add_argument("id", metavar="TRACE_ID|REQUEST_ID", help="hex trace id, or a request id such as req-...")
+    tg.add_argument("--api", help=api_help)
+    tg.add_argument("--json", action="store_true", help="print the trace as OTLP JSON (request: API JSON)")
+    tg.set_defaults(func=_cmd_traces_get)
+    ts = tsub.add_parser("search", help="find traces by service, operation, duration, time or TraceQL")
+    ts.add_argument("--api", help=api_help)
+    ts.add_argument("--service", help="a span of this service (resource.service.name)...")
+    ts.add_argument("--operation", help="...with this span name")
+    ts.add_argument("-q", "--query", dest="q", metavar="TRACEQL", help="e.g. '{ status = error }'")
+    ts.add_argument("--min-duration", metavar="D", help="trace at least this long (100ms, 1.5s)")
+    ts.add_argument("--max-duration", metavar="D", help="trace at most this long")
+    ts.add_argument("--since", metavar="D", help="only the last D (15m, 1h, 24h)")
+    ts.add_argument("--start", help="Unix seconds or 2024-01-02T15:04:05Z")
+    ts.add_argument("--end", help="Unix seconds or 2024-01-02T15:04:05Z")
+    ts.add_argument("--limit", type=int, default=20, help="at most this many traces (default 20, max 1000)")
+    ts.add_argument("--json", action="store_true", help="print the API's JSON")
+    ts.set_defaults(func=_cmd_traces_search)
     return p
 
 
