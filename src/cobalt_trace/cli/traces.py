@@ -342,7 +342,13 @@ def traces_search(client: QueryClient, opts: SearchOptions, as_json: bool, out: 
     query = build_search_query(opts)
     start, end = _time_range(opts, time.time())
     params = {"q": query, "limit": opts.limit, "start": start, "end": end}
-    data = client.get_json("/api/cobalt/search", params)
+    try:
+        data = client.get_json("/api/cobalt/search", params)
+    except APIError as exc:
+        if exc.status == 400 and query != (opts.query or "").strip():
+            # positions refer to the query the options were folded into
+            raise APIError(f"{exc} (query sent: {query})", exc.exit_code, exc.status) from None
+        raise
     if as_json:
         out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
