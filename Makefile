@@ -22,7 +22,7 @@ system-packages:
 test: venv system-packages
 	$(PY) -m ruff check src instrumentation/src tests instrumentation/tests bench
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadfile -q
 
 demo: venv
 	@bash .ci/system-packages rabbitmq-server

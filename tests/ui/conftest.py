@@ -62,8 +62,10 @@ def base_url(ui_data):
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope, not session: Playwright's sync API keeps an asyncio loop "running" in the
+    # main thread while it is open, so any later test's asyncio.run() in the same worker would fail.
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.skip(f"no Chromium at {CHROMIUM} (install the Debian 'chromium' package)")
