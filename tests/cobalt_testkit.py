@@ -5,12 +5,15 @@ test modules must import these helpers unambiguously."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from cobalt_trace.demo.certs import CertPaths, issue_cert, make_ca
@@ -74,3 +77,22 @@ class CollectorProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def running_query_server(store):
+    """A `QueryServer` over `store` on an ephemeral port, on its own loop thread; yields its URL."""
+    from cobalt_trace.query.server import QueryServer
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = QueryServer(store, "127.0.0.1", 0)
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

@@ -3,24 +3,20 @@ and `cobalt-trace query --config` serving a chDB store directory in a subprocess
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 
-from cobalt_testkit import free_port, wait_port
+from cobalt_testkit import free_port, running_query_server, wait_port
 from cobalt_trace.cli.main import main
 from cobalt_trace.cli.traces import SearchOptions, build_search_query, span_tree
 from cobalt_trace.pipeline.errors import ConfigError
-from cobalt_trace.query import QueryServer
 from cobalt_trace.store import MemoryStore, SpanRecord
 
 MS = 1_000_000
@@ -60,27 +56,11 @@ def _records() -> list[SpanRecord]:
     ]
 
 
-@contextmanager
-def _running_server(store):
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = QueryServer(store, "127.0.0.1", 0)
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
 @pytest.fixture(scope="module")
 def api():
     store = MemoryStore()
     store.write_spans(_records())
-    with _running_server(store) as url:
+    with running_query_server(store) as url:
         yield url
 
 

@@ -3,16 +3,13 @@ OpenStack traces, and a real headless Chromium driven by Playwright (skipped wit
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from cobalt_trace.query import QueryServer
+from cobalt_testkit import running_query_server
 from cobalt_trace.store import MemoryStore
 
 from .synthetic import records_for_ui
@@ -32,21 +29,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-@contextmanager
-def running_server(store):
-    """A QueryServer on an ephemeral port, on its own loop thread; yields the base URL."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = QueryServer(store, "127.0.0.1", 0)
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+running_server = running_query_server  # bench/ui.py imports it from here
 
 
 @pytest.fixture(scope="session")
