@@ -194,27 +194,8 @@ def summarizer(index: dict[str, int], needs: Needs):
         return None
     if len(steps) == 1:
         return steps[0]
-    if steps == [times, status] and index == {"start": 1, "end": 2, "code": 3}:
-        # the seed's policies: one unpacking loop (measured ~30% cheaper than three map() passes)
-
-        def times_and_status(t: Trace, fields: list) -> None:
-            mn, mx = t.min_start, t.max_end
-            statuses = set()
-            for _, start, end, status in fields:
-                if mn == 0 or start < mn:
-                    mn = start
-                if end > mx:
-                    mx = end
-                statuses.add(status)
-            mask = t.status_mask
-            for status in statuses:
-                mask |= status_bit(status)
-            t.min_start, t.max_end, t.status_mask = mn, mx, mask
-
-        return times_and_status
-
     if steps == [times, status] and index == {"start": 3, "end": 4, "code": 5}:
-        # the same over the shared scanner's SpanFields tuples
+        # the seed's policies: one unpacking loop (measured ~30% cheaper than three map() passes)
 
         def times_and_status_fields(t: Trace, fields: list) -> None:
             mn, mx = t.min_start, t.max_end
