@@ -22,7 +22,7 @@ def build_messages(package: str, messages: dict[str, tuple]) -> dict[str, type]:
 
     `messages` maps a name to its fields `(number, name, type, label, message type name or None)`;
     message types refer to other names of the same `messages`.  Used for wire-compatible partial
-    views of OTLP messages (here, and by components that read a few more or fewer fields).
+    views of OTLP messages such as the ones below.
     """
     file = descriptor_pb2.FileDescriptorProto(
         name=f"{package.replace('.', '/')}.proto", package=package, syntax="proto3"
