@@ -181,9 +181,13 @@ class Schema:
             "PARTITION BY toDate(Timestamp)\n"
             "ORDER BY (toStartOfHour(Timestamp), TraceId)\n"
             + (ttl + "\n" if ttl else "")
-            # 2048-row granules: a trace read decompresses less; compact parts up to 128 MiB:
-            # an insert writes one file instead of ~100 (ext4 inode work showed in profiles)
-            + "SETTINGS index_granularity = 2048, ttl_only_drop_parts = 1,"
+            # a trace read decompresses the granules and compressed blocks holding its ~30 rows:
+            # 512-row granules and 8–64 KiB blocks (default 64 KiB–1 MiB, which in wide parts
+            # spans many granules) cut 20 traces from 61 to 27 ms at 2M spans for +3 B/span;
+            # compact parts up to 128 MiB: an insert writes one file instead of ~100 (ext4
+            # inode work showed in profiles)
+            + "SETTINGS index_granularity = 512, ttl_only_drop_parts = 1,"
+            " min_compress_block_size = 8192, max_compress_block_size = 65536,"
             " min_bytes_for_wide_part = 134217728, min_rows_for_wide_part = 4000000"
         )
         ttl_ids = ttl_expression(self.retention_s, "toDateTime(Start)")
