@@ -77,6 +77,16 @@ def test_trace_by_id_round_trips_every_field(stores, records):
     assert ch.get_trace("f" * 32) == []
 
 
+def test_trace_by_id_in_a_window_matches_the_double(stores, records):
+    mem, ch = stores
+    tid = max({r.trace_id for r in records}, key=lambda t: sum(r.trace_id == t for r in records))
+    times = sorted(r.timestamp for r in records if r.trace_id == tid)
+    mid = times[len(times) // 2]
+    for lo, hi in ((mid, None), (None, mid), (times[0], times[-1]), (times[-1] + 1, None)):
+        assert ch.get_trace(tid, lo, hi) == mem.get_trace(tid, lo, hi)
+    assert 0 < len(ch.get_trace(tid, mid, None)) < len(times)
+
+
 def test_request_id_lookup(stores, records):
     mem, ch = stores
     rid = records[0].attributes["openstack.request_id"]

@@ -294,12 +294,13 @@ class ClickHouseStore:
         return dict(self._load_traces([t.lower() for t in trace_ids]))
 
     def get_trace(self, trace_id: str, start_ns=None, end_ns=None) -> list[SpanRecord]:
-        spans = self._load_traces([trace_id.lower()]).get(trace_id.lower(), [])
-        if start_ns is not None or end_ns is not None:
-            lo = start_ns if start_ns is not None else 0
-            hi = end_ns if end_ns is not None else 2**63
-            spans = [s for s in spans if lo <= s.timestamp <= hi]
-        return spans
+        tid = trace_id.lower()
+        if start_ns is None and end_ns is None:
+            return self._load_traces([tid]).get(tid, [])
+        # the window in SQL: the partition and min-max indexes skip the parts outside it
+        params: dict = {"tid": tid}
+        bounds = _ns_bounds("Timestamp", start_ns, end_ns, params)
+        return self._spans_where(f"TraceId = {{tid:String}} AND {bounds}", params).get(tid, [])
 
     def search(self, request: SearchRequest) -> list[TraceMatch]:
         ids = self._service_candidates(request)
