@@ -238,10 +238,11 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def test_demo_end_to_end(tmp_path):
+@pytest.mark.parametrize("transport", ["auto", "memory"])
+def test_demo_end_to_end(tmp_path, transport):
     state = tmp_path / "demo-state"
     cmd = [sys.executable, "-m", "cobalt_trace.cli.main", "demo", "--duration", str(DURATION)]
-    cmd += ["--state-dir", str(state), "--rate", "4", "--ui", UI_ADDRESS]
+    cmd += ["--state-dir", str(state), "--rate", "4", "--ui", UI_ADDRESS, "--transport", transport]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
@@ -267,7 +268,7 @@ def test_demo_end_to_end(tmp_path):
         example = read_until(r"example request id (req-[0-9a-f-]{36})", 60).group(1)
         banner = "".join(output)
         assert f"UI and query API   {UI}" in banner
-        if find_rabbitmq_server():
+        if transport == "auto" and find_rabbitmq_server():
             assert "messaging          RabbitMQ 127.0.2.1:5672" in banner
         else:
             assert "kombu filesystem transport" in banner
