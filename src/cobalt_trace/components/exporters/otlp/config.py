@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ....pipeline.component import ComponentID
+from ....pipeline.auth import ClientAuthSettings
 from ....pipeline.configtls import ClientTLS
 from ....pipeline.configtypes import Duration
 from ....pipeline.exporterhelper import QueueConfig, RetryConfig
 
-__all__ = ["AuthConfig", "KeepaliveConfig", "OTLPGrpcConfig", "split_endpoint"]
+__all__ = ["KeepaliveConfig", "OTLPGrpcConfig", "split_endpoint"]
 
 _SUPPORTED_COMPRESSION = ("gzip", "none", "")
 _UNSUPPORTED_CODECS = ("zstd", "snappy")
@@ -22,22 +22,6 @@ class KeepaliveConfig:
     time: Duration = Duration(0)
     timeout: Duration = Duration(0)
     permit_without_stream: bool = False
-
-
-@dataclass
-class AuthConfig:
-    """`auth: {authenticator: <extension id>}`: a client authenticator adds headers to each request."""
-
-    authenticator: str = ""
-
-    def validate(self) -> list[str]:
-        if not self.authenticator:
-            return ["authenticator: the id of a client authenticator extension is required"]
-        try:
-            ComponentID.parse(self.authenticator)
-        except ValueError as exc:
-            return [f"authenticator: {exc}"]
-        return []
 
 
 @dataclass
@@ -54,7 +38,7 @@ class OTLPGrpcConfig:
     # Accepted for config compatibility; grpcio manages its own transport buffers.
     write_buffer_size: int = 0
     read_buffer_size: int = 0
-    auth: AuthConfig | None = None
+    auth: ClientAuthSettings | None = None
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
     sending_queue: QueueConfig = field(default_factory=QueueConfig)
 

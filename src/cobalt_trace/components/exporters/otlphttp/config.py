@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ....pipeline.component import ComponentID
+from ....pipeline.auth import ClientAuthSettings
 from ....pipeline.configtls import ClientTLS
 from ....pipeline.configtypes import Duration
 from ....pipeline.exporterhelper import QueueConfig, RetryConfig
 
-__all__ = ["AuthConfig", "CompressionParams", "OTLPHttpConfig", "COMPRESSIONS"]
+__all__ = ["CompressionParams", "OTLPHttpConfig", "COMPRESSIONS"]
 
 COMPRESSIONS = ("gzip", "zstd", "snappy", "zlib", "deflate", "lz4", "none", "")
 
@@ -19,22 +19,6 @@ COMPRESSIONS = ("gzip", "zstd", "snappy", "zlib", "deflate", "lz4", "none", "")
 @dataclass
 class CompressionParams:
     level: int = 0  # 0 = the codec's default
-
-
-@dataclass
-class AuthConfig:
-    """`auth: {authenticator: <extension id>}`: a client authenticator adds headers to each request."""
-
-    authenticator: str = ""
-
-    def validate(self) -> list[str]:
-        if not self.authenticator:
-            return ["authenticator: the id of a client authenticator extension is required"]
-        try:
-            ComponentID.parse(self.authenticator)
-        except ValueError as exc:
-            return [f"authenticator: {exc}"]
-        return []
 
 
 @dataclass
@@ -59,7 +43,7 @@ class OTLPHttpConfig:
     http2_read_idle_timeout: Duration = Duration(0)
     http2_ping_timeout: Duration = Duration(0)
     cookies: Any = None
-    auth: AuthConfig | None = None
+    auth: ClientAuthSettings | None = None
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
     sending_queue: QueueConfig = field(default_factory=QueueConfig)
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ....pipeline.auth import ServerAuthSettings
 from ....pipeline.configtls import ServerTLS
 from ....pipeline.configtypes import Duration
 
 __all__ = [
-    "Authentication",
     "CORSConfig",
     "DEFAULT_COMPRESSION_ALGORITHMS",
     "GRPCServerConfig",
@@ -26,15 +26,6 @@ MIB = 1024 * 1024
 
 # "" means an uncompressed body; listed so an explicit list can forbid plain bodies.
 DEFAULT_COMPRESSION_ALGORITHMS = ("", "gzip", "zstd", "zlib", "snappy", "deflate", "lz4")
-
-
-@dataclass
-class Authentication:
-    authenticator: str = ""
-    request_params: list[str] = field(default_factory=list)
-
-    def validate(self) -> list[str]:
-        return [] if self.authenticator else ["authenticator: must name an extension"]
 
 
 @dataclass
@@ -79,7 +70,7 @@ class GRPCServerConfig:
     write_buffer_size: int = 0
     keepalive: KeepaliveConfig | None = None
     include_metadata: bool = False
-    auth: Authentication | None = None
+    auth: ServerAuthSettings | None = None
 
     def validate(self) -> list[str]:
         errors = _check_endpoint(self.endpoint, self.transport)
@@ -109,7 +100,7 @@ class HTTPServerConfig:
     endpoint: str = "localhost:4318"
     tls: ServerTLS | None = None
     cors: CORSConfig | None = None
-    auth: Authentication | None = None
+    auth: ServerAuthSettings | None = None
     max_request_body_size: int = 20 * MIB
     include_metadata: bool = False
     response_headers: dict[str, str] = field(default_factory=dict)

@@ -9,6 +9,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2, json_format
 from google.rpc import error_details_pb2, status_pb2
 
+from ....pipeline.auth import AuthenticationError
 from ....pipeline.errors import ConsumerError
 from ....wire.errors import WireError
 
@@ -28,10 +29,6 @@ _HTTP_FOR_CODE = {
     grpc.StatusCode.PERMISSION_DENIED: 403,
     grpc.StatusCode.UNIMPLEMENTED: 404,
 }
-
-
-class AuthenticationError(Exception):
-    """The configured authenticator rejected the request."""
 
 
 @dataclass(frozen=True, slots=True)
