@@ -65,7 +65,7 @@ class LoadBalancingConfig:
     sending_queue: Any = None
 
     def validate(self) -> list[str]:
-        errors = [f"resolver::{e}" for e in self.resolver.validate()]
+        errors = []  # the resolver validates itself (configtypes.decode)
         if "endpoint" in self.protocol.otlp:
             errors.append("protocol::otlp::endpoint: is set per backend by the resolver; remove it")
         return errors

@@ -64,13 +64,9 @@ class OTLPGrpcConfig:
             errors.append(
                 f"balancer_name: unsupported balancer {self.balancer_name!r}; use round_robin or pick_first"
             )
-        if self.auth is not None:
-            errors += [f"auth::{e}" for e in self.auth.validate()]
         if self.timeout < 0:
             errors.append("timeout: must not be negative")
-        errors += [f"retry_on_failure::{e}" for e in self.retry_on_failure.validate()]
-        errors += [f"sending_queue::{e}" for e in self.sending_queue.validate()]
-        errors += [f"tls::{e}" for e in self.tls.validate()]
+        # auth, tls, retry_on_failure and sending_queue validate themselves (configtypes.decode)
         return errors
 
     @property

@@ -24,6 +24,5 @@ class TraceStoreExporterConfig:
             errors.append("storage: name the trace_store extension to write to")
         if self.timeout < 0:
             errors.append("timeout: must not be negative")
-        errors += [f"retry_on_failure::{e}" for e in self.retry_on_failure.validate()]
-        errors += [f"sending_queue::{e}" for e in self.sending_queue.validate()]
+        # retry_on_failure and sending_queue validate themselves (configtypes.decode)
         return errors
